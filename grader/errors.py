@@ -1,0 +1,22 @@
+"""The grader's exceptions; only cli.py turns them into messages and exit codes."""
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """Base class of every error the grader reports to a person."""
+
+
+class UsageError(GraderError):
+    """The command was asked for something that does not exist (exit 2)."""
+
+
+class UnknownExercise(UsageError):
+    """No exercise has that slug."""
+
+
+class CatalogError(GraderError):
+    """An exercise's files or exercise.toml are malformed."""
+
+
+class ServiceError(GraderError):
+    """A backend service (database, AWS endpoint) could not be started or reached (exit 3)."""
