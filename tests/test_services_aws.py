@@ -1,0 +1,228 @@
+"""The aws service: the embedded moto server starts, resets and stops cleanly; learner env is sealed."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from grader.errors import ServiceError
+from grader.services import ServiceOptions, factory
+from grader.services.aws import ACCOUNT_ID, REGION, AwsService, UnsupportedOnBackend, make_service
+
+
+@pytest.fixture(scope="module")
+def moto_service() -> Iterator[AwsService]:
+    service = make_service(ServiceOptions())
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def aws(moto_service: AwsService) -> AwsService:
+    moto_service.reset()
+    return moto_service
+
+
+def _port(service: AwsService) -> int:
+    return int(service.endpoint_url.rsplit(":", 1)[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _make_table(service: AwsService, name: str) -> None:
+    service.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_registry_builds_the_embedded_moto_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_AWS_ENDPOINT", raising=False)
+    service = factory("aws")(ServiceOptions())
+    assert (service.name, service.backend) == ("aws", "moto")
+
+
+def test_stop_leaves_no_thread_and_frees_the_port() -> None:
+    service = make_service(ServiceOptions())
+    service.start()
+    port = _port(service)
+    assert not _port_is_free(port)
+    assert any(t.name == "grader-moto-server" for t in threading.enumerate())
+    service.stop()
+    assert _port_is_free(port)
+    assert not any(t.name == "grader-moto-server" for t in threading.enumerate())
+    assert not service.running
+    with pytest.raises(ServiceError):
+        _ = service.endpoint_url
+
+
+def test_start_is_idempotent_and_listens_on_loopback_only(aws: AwsService) -> None:
+    url = aws.endpoint_url
+    aws.start()
+    assert aws.endpoint_url == url
+    assert url.startswith("http://127.0.0.1:")
+
+
+def test_requests_are_not_logged_on_the_terminal(aws: AwsService, capfd: pytest.CaptureFixture[str]) -> None:
+    aws.client("sqs").create_queue(QueueName="quiet")
+    aws.client("sqs").list_queues()
+    out, err = capfd.readouterr()
+    assert "HTTP/1.1" not in out + err
+
+
+def test_reset_wipes_every_service(aws: AwsService) -> None:
+    _make_table(aws, "people")
+    aws.client("s3").create_bucket(Bucket="raw-data")
+    aws.client("sqs").create_queue(QueueName="jobs")
+    aws.client("kinesis").create_stream(StreamName="clicks", ShardCount=1)
+    aws.reset()
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+    assert aws.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert aws.client("kinesis").list_streams()["StreamNames"] == []
+
+
+def test_a_new_server_in_the_same_process_starts_empty(aws: AwsService) -> None:
+    _make_table(aws, "left-behind")
+    second = make_service(ServiceOptions())
+    second.start()
+    try:
+        assert second.client("dynamodb").list_tables()["TableNames"] == []
+    finally:
+        second.stop()
+
+
+def test_two_grading_processes_share_nothing(tmp_path: os.PathLike[str]) -> None:
+    script = (
+        "from grader.services import ServiceOptions\n"
+        "from grader.services.aws import make_service\n"
+        "s = make_service(ServiceOptions()); s.start()\n"
+        "d = s.client('dynamodb')\n"
+        "before = d.list_tables()['TableNames']\n"
+        "d.create_table(TableName='run', KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}],"
+        " AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}], BillingMode='PAY_PER_REQUEST')\n"
+        "print(before); s.stop()\n"
+    )
+    env = {**os.environ}
+    env.pop("GRADER_AWS_ENDPOINT", None)
+    runs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=60)
+        for _ in range(2)
+    ]
+    assert [r.stdout.strip() for r in runs] == ["[]", "[]"]
+
+
+_LEARNER_PROBE = """
+import json, boto3
+from botocore.exceptions import EndpointConnectionError
+try:
+    ident = boto3.client("sts").get_caller_identity()
+    table = boto3.client("dynamodb").list_tables()["TableNames"]
+    print(json.dumps({"account": ident["Account"], "tables": table,
+                      "region": boto3.session.Session().region_name}))
+except EndpointConnectionError as exc:
+    print(json.dumps({"unreachable": str(exc)}))
+"""
+
+
+def _run_as_learner(env: dict[str, str]) -> dict[str, object]:
+    """Run plain boto3 code in a process whose environment is `env` and nothing else."""
+    sealed = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", **env}
+    done = subprocess.run(
+        [sys.executable, "-c", _LEARNER_PROBE], capture_output=True, text=True, env=sealed, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_plain_boto3_in_the_worker_env_reaches_only_the_mock(aws: AwsService) -> None:
+    _make_table(aws, "visible-to-learner")
+    seen = _run_as_learner(aws.worker_env())
+    assert seen == {"account": ACCOUNT_ID, "tables": ["visible-to-learner"], "region": REGION}
+
+
+def test_worker_env_has_fake_credentials_and_no_config_files(aws: AwsService) -> None:
+    env = aws.worker_env()
+    assert env["AWS_ENDPOINT_URL"] == aws.endpoint_url
+    assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert env["AWS_CONFIG_FILE"] == os.devnull == env["AWS_SHARED_CREDENTIALS_FILE"]
+    assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1"
+
+
+def test_after_stop_learner_code_fails_on_loopback_instead_of_reaching_aws() -> None:
+    service = make_service(ServiceOptions())
+    service.start()
+    env = service.worker_env()
+    service.stop()
+    seen = _run_as_learner(env)
+    assert "127.0.0.1" in str(seen["unreachable"])
+
+
+def test_external_endpoint_is_used_as_given(aws: AwsService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_AWS_ENDPOINT", raising=False)
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url + "/"))
+    external.start()
+    assert (external.backend, external.endpoint_url) == ("external", aws.endpoint_url)
+    _make_table(external, "via-external")
+    assert aws.client("dynamodb").list_tables()["TableNames"] == ["via-external"]
+    external.reset()
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    external.stop()
+    assert aws.running  # stopping an external endpoint never stops what it points at
+
+
+def test_endpoint_from_the_environment(aws: AwsService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_AWS_ENDPOINT", aws.endpoint_url)
+    assert make_service(ServiceOptions()).backend == "external"
+
+
+def test_unreachable_external_endpoint_is_a_service_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = make_service(ServiceOptions(aws_endpoint=f"http://127.0.0.1:{port}"))
+    with pytest.raises(ServiceError, match="does not answer"):
+        service.start()
+
+
+def test_simulated_kinesis_lag_gives_one_empty_page_per_shard(aws: AwsService) -> None:
+    kinesis = aws.client("kinesis")
+    kinesis.create_stream(StreamName="lagging", ShardCount=1)
+    kinesis.put_record(StreamName="lagging", Data=b"hello", PartitionKey="k")
+    aws.simulate_kinesis_lag(lag_ms=1234)
+    (shard,) = kinesis.list_shards(StreamName="lagging")["Shards"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName="lagging", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    first = kinesis.get_records(ShardIterator=iterator)
+    assert (first["Records"], first["MillisBehindLatest"]) == ([], 1234)
+    second = kinesis.get_records(ShardIterator=first["NextShardIterator"])
+    assert [r["Data"] for r in second["Records"]] == [b"hello"]
+    aws.reset()
+    kinesis.create_stream(StreamName="lagging", ShardCount=1)
+    kinesis.put_record(StreamName="lagging", Data=b"again", PartitionKey="k")
+    iterator = kinesis.get_shard_iterator(
+        StreamName="lagging", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    assert [r["Data"] for r in kinesis.get_records(ShardIterator=iterator)["Records"]] == [b"again"]
+
+
+def test_kinesis_lag_needs_the_embedded_server(aws: AwsService) -> None:
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    with pytest.raises(UnsupportedOnBackend):
+        external.simulate_kinesis_lag()
