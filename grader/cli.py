@@ -1,0 +1,202 @@
+"""The `grade` command: list exercises, grade a submission, validate the course."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from grader import catalog
+from grader.errors import GraderError, ServiceError
+from grader.report import REPORTERS, render
+from grader.services import ServiceOptions
+
+EXIT_FAILED, EXIT_USAGE, EXIT_UNGRADED = 1, 2, 3
+
+
+def workspace_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--path: the folder with one <slug>/ folder per exercise."""
+    return click.option(
+        "--path", "path", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Folder holding one <slug>/ folder per exercise (default: the course's exercises/).",
+    )(fn)
+
+
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--format and --output."""
+    fn = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="Write the report to this file instead of standard output.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(list(REPORTERS)), default="text",
+                        show_default=True, help="Report format.")(fn)
+
+
+def service_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the sql and aws services run."""
+    fn = click.option("--mysql-url", envvar="GRADER_MYSQL_URL", default=None,
+                      help="Grade SQL on this MySQL/MariaDB server, e.g. mysql://root@127.0.0.1:3306 "
+                           "(env GRADER_MYSQL_URL). Default: embedded SQLite.")(fn)
+    fn = click.option("--aws-endpoint", envvar="GRADER_AWS_ENDPOINT", default=None,
+                      help="Use this AWS-compatible endpoint (LocalStack, a moto container) "
+                           "(env GRADER_AWS_ENDPOINT). Default: an embedded moto server.")(fn)
+    return click.option("--services", "services_mode", type=click.Choice(["embedded", "docker"]),
+                        default="embedded", show_default=True,
+                        help="Where services run when no URL is given.")(fn)
+
+
+def _options(mysql_url: str | None, aws_endpoint: str | None, services_mode: str) -> ServiceOptions:
+    return ServiceOptions(mysql_url=mysql_url or None, aws_endpoint=aws_endpoint or None,
+                          docker=services_mode == "docker")
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn grader errors into one-line messages and the documented exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except ServiceError as exc:
+            _debug_trace(ctx)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_UNGRADED)
+        except GraderError as exc:
+            _debug_trace(ctx)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+
+    return wrapper
+
+
+def _debug_trace(ctx: click.Context) -> None:
+    if ctx.find_root().params.get("debug"):
+        traceback.print_exc()
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Report written to {output}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show the grader's own tracebacks.")
+@click.version_option(package_name="dataeng-grader")
+def cli(debug: bool) -> None:
+    """Auto-graded data engineering exercises.
+
+    \b
+    grade list                      the exercises
+    grade run log_parsing           grade your work in exercises/log_parsing/
+    grade validate                  (instructors) solutions full marks, stubs zero
+    """
+
+
+@cli.command("list")
+@workspace_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def list_command(path: Path | None, fmt: str) -> None:
+    """List the exercises in order, with title and points.
+
+    Example: grade list --format json
+    """
+    root = catalog.find_root(path)
+    exercises = catalog.load_all(root)
+    if fmt == "json":
+        rows = [{"slug": e.slug, "title": e.title, "max_score": e.points, "order": e.order,
+                 "services": list(e.services), "summary": e.summary} for e in exercises]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(e.slug) for e in exercises), default=4)
+    for e in exercises:
+        click.echo(f"{e.slug:<{width}}  {e.points:>4g} pts  {e.title}")
+
+
+@cli.command("run")
+@click.argument("targets", nargs=-1, required=True)
+@workspace_options
+@report_options
+@service_options
+@handle_errors
+def run_command(targets: tuple[str, ...], path: Path | None, fmt: str, output: Path | None,
+                mysql_url: str | None, aws_endpoint: str | None, services_mode: str) -> None:
+    """Grade exercises: TARGET is an exercise slug or `all`.
+
+    \b
+    Examples:
+      grade run log_parsing                     your work in exercises/log_parsing/
+      grade run log_parsing --path solutions    the reference solution
+      grade run all --format gradescope -o results.json
+    """
+    from grader.runner import ServicePool, grade_many
+
+    root = catalog.find_root()
+    exercises = catalog.select(root, targets)
+    workspace = path if path is not None else root / "exercises"
+    if not workspace.is_dir():
+        raise click.UsageError(f"--path {workspace}: no such folder")
+    with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
+        run = grade_many(exercises, workspace, pool)
+    if fmt == "text" and output is None:
+        from rich.console import Console
+
+        from grader.report import text
+
+        text.write(run, Console(highlight=False))
+    else:
+        _emit(render(run, fmt), output)
+    ctx = click.get_current_context()
+    if run.ungraded:
+        ctx.exit(EXIT_UNGRADED)
+    ctx.exit(0 if run.passed else EXIT_FAILED)
+
+
+@cli.command("validate")
+@click.argument("slugs", nargs=-1)
+@service_options
+@handle_errors
+def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint: str | None,
+                     services_mode: str) -> None:
+    """Check every exercise: the solution scores full marks, the untouched stub scores 0.
+
+    Example: grade validate log_parsing
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.runner import ServicePool
+    from grader.validate import validate
+
+    root = catalog.find_root()
+    exercises = catalog.select(root, slugs)
+    console = Console(highlight=False)
+    table = Table("Exercise", "Solution", "Stub", "Verdict", title="grade validate", title_justify="left")
+    failures = []
+    with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
+        for exercise in exercises:
+            verdict = validate(exercise, pool)
+            sol = f"{verdict.solution.score:g}/{verdict.solution.max_score:g}" if verdict.solution else "-"
+            stub = f"{verdict.stub.score:g}/{verdict.stub.max_score:g}" if verdict.stub else "-"
+            table.add_row(exercise.slug, sol, stub, "[green]ok[/]" if verdict.ok else "[red]FAIL[/]")
+            if not verdict.ok:
+                failures.append(verdict)
+    console.print(table)
+    for verdict in failures:
+        console.print(f"[bold red]{verdict.exercise.slug}[/]")
+        for problem in verdict.problems:
+            console.print(f"  - {problem}", markup=False)
+    click.get_current_context().exit(1 if failures else 0)
+
+
+def main() -> None:
+    """Console script entry point."""
+    cli(prog_name="grade")

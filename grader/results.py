@@ -1,0 +1,92 @@
+"""Result and TestResult: what one grade produced, and the score arithmetic."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(str, enum.Enum):
+    """How one check ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One hidden test: its points, its outcome and the feedback a learner reads."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    status: Status
+    score: float
+    max_score: float
+    output: str = ""
+    visibility: str = "visible"
+    hint: str = ""
+    execution_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One (submission, exercise) grade."""
+
+    exercise: str
+    title: str
+    submission: str
+    backend: str
+    tests: tuple[TestResult, ...] = ()
+    duration: float = 0.0
+    version: str = ""
+    error: str = ""  # set when the hidden tests could not all run
+    ungraded: bool = False  # a service did not start: nothing was graded
+    points: float = 0.0  # the exercise's declared points, the maximum when no test ran
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        if not self.tests:
+            return self.points
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(t.status is Status.PASSED for t in self.tests)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Every Result of one `grade run`."""
+
+    results: tuple[Result, ...] = field(default_factory=tuple)
+    duration: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(r.score for r in self.results), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(r.max_score for r in self.results), 4)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def ungraded(self) -> bool:
+        return any(r.ungraded for r in self.results)
+
+
+def score_for(status: Status, points: float) -> float:
+    """Points earned by a check: all of them when it passed, none otherwise."""
+    return float(points) if status is Status.PASSED else 0.0

@@ -1,0 +1,163 @@
+"""Grades one submission of one exercise: services up, hidden tests through pytest, a Result out."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from grader import services as service_registry
+from grader.catalog import Exercise
+from grader.errors import GraderError, ServiceError
+from grader.plugin import GradingSession
+from grader.results import Result, Run
+from grader.sandbox import Sandbox
+from grader.services import Service, ServiceOptions
+
+
+def version() -> str:
+    try:
+        return metadata.version("dataeng-grader")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a plain checkout
+        return "0+unknown"
+
+
+class ServicePool:
+    """The services of one `grade` process: each started on first need, reused, stopped at the end."""
+
+    def __init__(self, options: ServiceOptions | None = None) -> None:
+        self.options = options or ServiceOptions()
+        self._running: dict[str, Service] = {}
+
+    def get(self, name: str) -> Service:
+        if name not in self._running:
+            make = service_registry.factory(name)
+            try:
+                service = make(self.options)
+                service.start()
+            except GraderError:
+                raise
+            except Exception as exc:
+                raise ServiceError(f"the {name} service could not start: {exc}") from exc
+            self._running[name] = service
+        return self._running[name]
+
+    def close(self) -> None:
+        for service in reversed(list(self._running.values())):
+            with contextlib.suppress(Exception):
+                service.stop()
+        self._running.clear()
+
+    def __enter__(self) -> ServicePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _course_on_path(root: Path) -> Iterator[None]:
+    """Let hidden tests import `fixtures.*` from the course root."""
+    entry = str(root)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(entry)
+
+
+def pytest_args(exercise: Exercise) -> list[str]:
+    """How the runner invokes pytest on an exercise's hidden tests."""
+    return [
+        str(exercise.tests_dir),
+        "-c", os.devnull,  # ignore any project configuration: the hidden tests stand alone
+        "--rootdir", str(exercise.tests_dir),
+        "--import-mode=importlib",
+        "-p", "grader.plugin",
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        "-p", "no:pytester",
+        "-W", "ignore::DeprecationWarning",
+    ]
+
+
+def grade(
+    exercise: Exercise,
+    learner_dir: Path,
+    pool: ServicePool,
+    *,
+    label: str | None = None,
+) -> Result:
+    """Grade the files in `learner_dir` against the exercise's hidden tests."""
+    started = time.monotonic()
+    learner_dir = Path(learner_dir).resolve()
+    label = label or _display(learner_dir)
+    services = {name: pool.get(name) for name in exercise.services}
+    backend = ",".join(s.backend for s in services.values()) or "python"
+    env: dict[str, str] = {}
+    for service in services.values():
+        env.update(service.worker_env())
+    sandbox = None
+    if exercise.module:
+        sandbox = Sandbox(learner_dir, exercise.module, timeout=exercise.timeout, env=env,
+                          memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label)
+        sandbox.start()  # the import runs while pytest collects
+    session = GradingSession(exercise, learner_dir, services, sandbox)
+    try:
+        with _course_on_path(exercise.root), contextlib.redirect_stdout(io.StringIO()):
+            code = pytest.main(pytest_args(exercise), plugins=[session])
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+    error = ""
+    if session.problems:
+        error = "the hidden tests could not be loaded: " + "; ".join(session.problems)
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        error = f"no hidden tests found in {exercise.tests_dir}"
+    elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        error = f"pytest stopped with exit code {int(code)}"
+    return Result(
+        exercise=exercise.slug,
+        title=exercise.title,
+        submission=label,
+        backend=backend,
+        tests=session.test_results(),
+        duration=round(time.monotonic() - started, 3),
+        version=version(),
+        error=error,
+        points=exercise.points,
+    )
+
+
+def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool) -> Run:
+    """Grade `workspace/<slug>/` for each exercise; a service failure stops nothing else."""
+    started = time.monotonic()
+    results = []
+    for exercise in exercises:
+        learner_dir = Path(workspace) / exercise.slug
+        try:
+            results.append(grade(exercise, learner_dir, pool))
+        except ServiceError as exc:
+            results.append(Result(exercise=exercise.slug, title=exercise.title,
+                                  submission=_display(learner_dir), backend="", version=version(),
+                                  error=f"could not grade: {exc}", ungraded=True,
+                                  points=exercise.points))
+    return Run(results=tuple(results), duration=round(time.monotonic() - started, 3))
+
+
+def _display(path: Path) -> str:
+    """`path` relative to the current folder when it is below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

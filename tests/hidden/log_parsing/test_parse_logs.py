@@ -1,0 +1,169 @@
+"""Hidden tests of log_parsing: logs come from the seeded generator in fixtures/logs.py."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from grader import SubmissionError
+from fixtures import logs
+
+SEEDS = (11, 23, 47)
+LEVEL_ORDER = ("debug", "info", "warn", "error", "fatal")
+
+
+def first_difference(got: object, want: dict) -> str:
+    """The first way `got` differs from the record `want`, in a learner's words."""
+    if not isinstance(got, dict):
+        return f"returned {json.dumps(got, ensure_ascii=False)}, expected a dict"
+    for key, value in want.items():
+        if key not in got:
+            return f"the record has no key {key!r}"
+        if got[key] != value or type(got[key]) is not type(value):
+            return (f"{key!r} is {json.dumps(got[key], ensure_ascii=False)}, "
+                    f"expected {json.dumps(value, ensure_ascii=False)}")
+    extra = sorted(set(got) - set(want))
+    if extra:
+        return f"the record has keys that are not asked for: {', '.join(map(repr, extra))}"
+    return ""
+
+
+def check_lines(submission, sample: logs.LogSample, predicate) -> None:
+    for line, truth in zip(sample.lines, sample.truth):
+        if not predicate(line, truth):
+            continue
+        got = submission.parse_line(line)
+        if truth is None:
+            assert got is None, (f"parse_line({line!r}) returned a record, but the line is malformed; "
+                                 f"it must return None")
+        else:
+            problem = first_difference(got, truth)
+            assert not problem, f"parse_line({line!r}): {problem}"
+
+
+@pytest.mark.points(3)
+def test_parse_line_example(submission):
+    """parse_line reads the README's example"""
+    line = "01-01-2025:10.30 67945 success user added a product x to their cart"
+    want = {"timestamp": "2025-01-01T10:30:00", "level": "info", "user_id": 67945,
+            "status": "success", "action": "user added a product x to their cart"}
+    problem = first_difference(submission.parse_line(line), want)
+    assert not problem, f"parse_line({line!r}): {problem}"
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("The level is optional, written in square brackets in any letter case; "
+                  "store it in lower case, and use \"info\" when the line has none.")
+def test_parse_line_generated(submission):
+    """parse_line on generated lines, with and without levels"""
+    for seed in SEEDS:
+        check_lines(submission, logs.generate(seed, lines=60, malformed=0, blank=0),
+                    lambda line, truth: True)
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("Check every field: a real date and time, a known level, digits for the user id, "
+                  "success or fail, and a non-empty action.")
+def test_parse_line_malformed(submission):
+    """parse_line returns None for malformed lines"""
+    rng = random.Random(5)
+    for maker in logs.MALFORMED:
+        moment = logs.dt.datetime(2025, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                                  rng.randint(0, 59))
+        line = maker("user added a product x to their cart", moment, rng.randint(10000, 99999))
+        got = submission.parse_line(line)
+        assert got is None, f"parse_line({line!r}) returned a record; the line is malformed, expected None"
+
+
+@pytest.mark.points(2)
+def test_parse_line_whitespace(submission):
+    """parse_line keeps the action's inner spaces and drops the line ending"""
+    line = "07-03-2025:23.59   [Warn]  42  fail   retry  in  5 s \r\n"
+    want = {"timestamp": "2025-03-07T23:59:00", "level": "warn", "user_id": 42, "status": "fail",
+            "action": "retry  in  5 s"}
+    problem = first_difference(submission.parse_line(line), want)
+    assert not problem, f"parse_line({line!r}): {problem}"
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("Number lines from 1 and count blank lines too; skip blank lines without "
+                  "calling them malformed.")
+def test_parse_log(submission):
+    """parse_log keeps records in file order and numbers malformed lines"""
+    for seed in SEEDS:
+        sample = logs.generate(seed, lines=150)
+        got = submission.parse_log(sample.text)
+        assert isinstance(got, dict) and set(got) >= {"records", "malformed"}, (
+            f"parse_log must return a dict with keys 'records' and 'malformed', got "
+            f"{json.dumps(got)[:200]}")
+        assert got["malformed"] == sample.malformed, (
+            f"parse_log: 'malformed' is {got['malformed'][:10]}..., expected line numbers "
+            f"{sample.malformed[:10]}... ({len(sample.malformed)} malformed lines in all)")
+        records = got["records"]
+        assert len(records) == len(sample.records), (
+            f"parse_log returned {len(records)} records; the log holds {len(sample.records)}")
+        for index, (mine, want) in enumerate(zip(records, sample.records)):
+            problem = first_difference(mine, want)
+            assert not problem, f"parse_log: record {index} (in file order): {problem}"
+
+
+@pytest.mark.points(2)
+def test_parse_log_empty(submission):
+    """parse_log on an empty log and on a log of blank lines"""
+    for text in ("", "\n\n   \n\t\n"):
+        got = submission.parse_log(text)
+        assert got == {"records": [], "malformed": []}, (
+            f"parse_log({text!r}) returned {json.dumps(got)}, expected {{\"records\": [], \"malformed\": []}}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("json.dumps(record, ensure_ascii=False) writes Unicode as itself.")
+def test_to_json_lines(submission):
+    """to_json_lines writes one JSON object per line, Unicode as itself"""
+    records = logs.generate(3, lines=40, malformed=0, blank=0).records
+    text = submission.to_json_lines(records)
+    assert isinstance(text, str), "to_json_lines must return a string"
+    assert text.endswith("\n"), "every line of JSON Lines ends with a newline, the last one too"
+    lines = text.split("\n")[:-1]
+    assert len(lines) == len(records), f"{len(lines)} lines for {len(records)} records"
+    for line, record in zip(lines, records):
+        try:
+            parsed = json.loads(line)
+        except ValueError as exc:
+            raise AssertionError(f"this line is not JSON ({exc}): {line[:120]}") from None
+        assert parsed == record, f"line {line[:120]} does not hold the record {record}"
+        assert list(parsed) == ["timestamp", "level", "user_id", "status", "action"], (
+            f"keys must come in the order timestamp, level, user_id, status, action: {line[:120]}")
+        assert "\\u" not in line, f"write Unicode as itself, not as \\u escapes: {line[:120]}"
+    assert submission.to_json_lines([]) == "", "to_json_lines([]) must return the empty string"
+
+
+@pytest.mark.points(2)
+def test_filter_by_level(submission):
+    """filter_by_level keeps min_level and more severe, in order"""
+    records = logs.generate(8, lines=80, malformed=0, blank=0).records
+    for level in LEVEL_ORDER:
+        want = [r for r in records if LEVEL_ORDER.index(r["level"]) >= LEVEL_ORDER.index(level)]
+        got = submission.filter_by_level(records, level)
+        assert got == want, (f"filter_by_level(records, {level!r}) returned {len(got)} records, "
+                             f"expected {len(want)} (levels at or above {level!r}, original order)")
+    try:
+        got = submission.filter_by_level(records, "verbose")
+    except SubmissionError as exc:
+        assert exc.error_type == "ValueError", (
+            f"filter_by_level(records, 'verbose') must raise ValueError; it raised {exc.error_type}")
+    else:
+        pytest.fail(f"filter_by_level(records, 'verbose') returned {len(got)} records; an unknown "
+                    "level must raise ValueError")
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("Sort by number of failures descending, then by user_id ascending.")
+def test_failures_per_user(submission):
+    """failures_per_user counts failures, most first, ties by user id"""
+    records = logs.generate(13, lines=200, malformed=0, blank=0).records
+    got = submission.failures_per_user(records)
+    want = logs.failures_per_user(records)
+    assert got == want, (f"failures_per_user returned {json.dumps(got[:5])}...; expected "
+                         f"{json.dumps(want[:5])}... ({len(want)} users with failures)")
