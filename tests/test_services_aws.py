@@ -226,3 +226,17 @@ def test_kinesis_lag_needs_the_embedded_server(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     with pytest.raises(UnsupportedOnBackend):
         external.simulate_kinesis_lag()
+
+
+def test_batch_write_over_25_requests_is_refused_like_dynamodb(aws: AwsService) -> None:
+    from botocore.exceptions import ClientError
+
+    _make_table(aws, "batch")
+    dynamodb = aws.client("dynamodb")
+    requests = [{"PutRequest": {"Item": {"id": {"S": f"k{n}"}}}} for n in range(26)]
+    with pytest.raises(ClientError) as refused:
+        dynamodb.batch_write_item(RequestItems={"batch": requests})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "less than or equal to 25" in refused.value.response["Error"]["Message"]
+    dynamodb.batch_write_item(RequestItems={"batch": requests[:25]})
+    assert dynamodb.scan(TableName="batch", Select="COUNT")["Count"] == 25

@@ -5,8 +5,10 @@ process (what moto's ThreadedMotoServer does), with three differences: a free po
 log, and a stop() that also closes the listening socket. moto and werkzeug are imported only in
 start(), so an exercise that does not list "aws" never pays for them.
 
-The small WSGI filter `_KinesisLag` is written here because no library simulates it: real Kinesis
-may answer GetRecords with an empty page while the reader is still behind; moto never does.
+The small WSGI filter `_Realism` is written here because no library does it: it adds to moto two
+behaviours of real AWS that learners must cope with. DynamoDB refuses a BatchWriteItem of more than
+25 requests (moto accepts any number), and Kinesis may answer GetRecords with an empty page while
+the reader is still behind (moto never does; armed on demand by a hidden test).
 """
 from __future__ import annotations
 
@@ -42,10 +44,20 @@ class UnsupportedOnBackend(ServiceError):
     """The backend cannot do what a hidden test asked (e.g. simulate Kinesis lag on an external endpoint)."""
 
 
-class _KinesisLag:
-    """WSGI filter: when armed, the first GetRecords call on each shard returns an empty page."""
+BATCH_WRITE_LIMIT = 25
 
-    TARGET = "Kinesis_20131202.GetRecords"
+
+def _json_response(start_response: Callable[..., Any], status: str, content_type: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class _Realism:
+    """WSGI filter over moto: DynamoDB's batch limit always; when armed, a lagging Kinesis reader."""
+
+    GET_RECORDS = "Kinesis_20131202.GetRecords"
+    BATCH_WRITE = "DynamoDB_20120810.BatchWriteItem"
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
@@ -67,12 +79,42 @@ class _KinesisLag:
             self._seen.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not self.armed or environ.get("HTTP_X_AMZ_TARGET") != self.TARGET:
-            return self.app(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target == self.BATCH_WRITE:
+            return self._batch_write(environ, start_response)
+        if target == self.GET_RECORDS and self.armed:
+            return self._get_records(environ, start_response)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> bytes:
         size = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(size)
         environ["wsgi.input"] = io.BytesIO(body)
-        iterator = self._iterator(body)
+        return body
+
+    def _batch_write(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            requests = json.loads(self._body(environ)).get("RequestItems") or {}
+            count = sum(len(v) for v in requests.values())
+        except (ValueError, AttributeError, TypeError):
+            return self.app(environ, start_response)
+        if count <= BATCH_WRITE_LIMIT:
+            return self.app(environ, start_response)
+        message = (
+            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: "
+            f"Map value must satisfy constraint: [Member must have length less than or equal to "
+            f"{BATCH_WRITE_LIMIT}, Member must have length greater than or equal to 1] ({count} requests sent)"
+        )
+        return _json_response(
+            start_response,
+            "400 Bad Request",
+            "application/x-amz-json-1.0",
+            {"__type": "com.amazon.coral.validate#ValidationException", "message": message},
+        )
+
+    def _get_records(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        iterator = self._iterator(self._body(environ))
         shard = self._shard_of(iterator) if iterator else None
         with self._lock:
             first = shard is not None and shard not in self._seen
@@ -80,12 +122,8 @@ class _KinesisLag:
                 self._seen.add(shard)  # type: ignore[arg-type]
         if not first:
             return self.app(environ, start_response)
-        page = json.dumps({"Records": [], "NextShardIterator": iterator, "MillisBehindLatest": self.lag_ms}).encode()
-        start_response(
-            "200 OK",
-            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(page)))],
-        )
-        return [page]
+        page = {"Records": [], "NextShardIterator": iterator, "MillisBehindLatest": self.lag_ms}
+        return _json_response(start_response, "200 OK", "application/x-amz-json-1.1", page)
 
     @staticmethod
     def _iterator(body: bytes) -> str | None:
@@ -117,7 +155,7 @@ class AwsService:
         self._endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._lag: _KinesisLag | None = None
+        self._filter: _Realism | None = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
 
@@ -168,8 +206,8 @@ class AwsService:
             def log(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        self._lag = _KinesisLag(DomainDispatcherApplication(create_backend_app))
-        server = make_server("127.0.0.1", 0, self._lag, threaded=True, request_handler=QuietHandler)
+        self._filter = _Realism(DomainDispatcherApplication(create_backend_app))
+        server = make_server("127.0.0.1", 0, self._filter, threaded=True, request_handler=QuietHandler)
         server.daemon_threads = True  # type: ignore[attr-defined]
         thread = threading.Thread(
             target=server.serve_forever,
@@ -192,7 +230,7 @@ class AwsService:
         if self.backend == "external":
             return
         server, thread = self._server, self._thread
-        self._server = self._thread = self._lag = None
+        self._server = self._thread = self._filter = None
         self._endpoint_url = None
         if server is not None:
             server.shutdown()
@@ -202,8 +240,8 @@ class AwsService:
 
     def reset(self) -> None:
         """Wipe all state: moto's reset API, LocalStack's, or (elsewhere) delete what exercises create."""
-        if self._lag is not None:
-            self._lag.disarm()
+        if self._filter is not None:
+            self._filter.disarm()
         for path in ("/moto-api/reset", "/_localstack/state/reset"):
             if self._post(path):
                 return
@@ -295,9 +333,9 @@ class AwsService:
 
     def simulate_kinesis_lag(self, lag_ms: int = 5000) -> None:
         """Until reset(), the first GetRecords on each shard returns no records and MillisBehindLatest=lag_ms."""
-        if self._lag is None:
+        if self._filter is None:
             raise UnsupportedOnBackend(f"simulating Kinesis lag needs the embedded moto server, not {self.backend}")
-        self._lag.arm(lag_ms)
+        self._filter.arm(lag_ms)
 
 
 def make_service(options: ServiceOptions) -> AwsService:
