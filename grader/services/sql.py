@@ -1,0 +1,913 @@
+"""The sql service: learner SQL (MySQL dialect) on embedded SQLite, or on a real MySQL/MariaDB server.
+
+SQLite is the default: learner SQL is parsed and transpiled by sqlglot (with a dialect subclass for
+MySQL date functions sqlglot renders differently), run on a copy of the instance held in memory,
+behind an authorizer and a progress-handler deadline. With a MySQL URL the grader makes its own
+databases and a SELECT-only user per run, and drops them when it stops.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+from urllib.parse import unquote, urlsplit
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
+from sqlglot.errors import ParseError, TokenError
+
+from grader.errors import ServiceError
+from grader.services import ServiceOptions
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+MAX_ROWS = 100_000
+DEFAULT_TIMEOUT = 10.0
+MYSQL_HINT = (
+    "To run it on MySQL, grade with --mysql-url mysql://user:password@host:3306 "
+    "(or set GRADER_MYSQL_URL)."
+)
+
+
+class SqlError(Exception):
+    """Learner SQL could not run; the message is written for the learner."""
+
+
+class EmptyQuery(SqlError):
+    """The file holds no statement yet."""
+
+
+class NotAllowed(SqlError):
+    """The statement is of a kind the exercise does not allow."""
+
+
+class QueryTimeout(SqlError):
+    """A statement ran longer than the time limit and was stopped."""
+
+
+class UnsupportedFunction(SqlError):
+    """The embedded backend has no such function."""
+
+
+class QueryFailed(SqlError):
+    """The statement did not parse, or the database refused it."""
+
+
+class SqlInstance(Protocol):
+    """A database the hidden tests grade on: its schema and rows, built identically on every backend."""
+
+    name: str
+    public: bool
+    key: str  # changes whenever the data changes; cached copies are keyed by it
+
+    def ddl(self, backend: str) -> list[str]: ...
+
+    def tables(self) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]: ...
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows of one query, with values made portable (dates as ISO text, decimals as float)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def portable(value: Any) -> Any:
+    """One value as both backends agree to show it."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return value
+
+
+# --- parsing learner SQL ---------------------------------------------------------------------
+
+FORBIDDEN_WORDS = ("ATTACH", "DETACH", "PRAGMA", "LOAD", "HANDLER", "LOCK", "UNLOCK", "GRANT", "REVOKE", "SET", "USE", "CALL")
+FORBIDDEN_FUNCTIONS = {"LOAD_FILE", "LOAD_EXTENSION", "SLEEP", "BENCHMARK", "GET_LOCK", "SYS_EXEC", "READFILE", "WRITEFILE"}
+READ_KINDS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+WRITE_KINDS = (exp.Create, exp.Insert, exp.Alter, exp.Drop, exp.Update, exp.Delete, *READ_KINDS)
+_COMMENT = re.compile(r"--[^\n]*|#[^\n]*|/\*.*?\*/", re.S)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parsed statement of learner SQL, with its original MySQL text."""
+
+    text: str
+    tree: exp.Expression
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of `text`, split on semicolons outside strings and comments."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("mysql").tokenize(text)
+    except TokenError as exc:
+        raise QueryFailed(f"The SQL could not be read: {exc}") from None
+    pieces, start = [], 0
+    for token in tokens:
+        if token.token_type == sqlglot.TokenType.SEMICOLON:
+            pieces.append(text[start : token.start])
+            start = token.end + 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if _COMMENT.sub("", p).strip()]
+
+
+def parse_learner_sql(text: str, *, filename: str, writes: bool = False, protected: Sequence[str] = ()) -> list[Statement]:
+    """Parse learner SQL and refuse what the exercise does not allow; raises SqlError with a learner message."""
+    pieces = split_statements(text)
+    if not pieces:
+        raise EmptyQuery(f"{filename} has no query yet: write your SQL statement below the comment.")
+    if not writes and len(pieces) > 1:
+        raise NotAllowed(
+            f"{filename} holds {len(pieces)} statements; write exactly one SELECT query (one statement per file)."
+        )
+    statements = []
+    for piece in pieces:
+        first = _COMMENT.sub("", piece).split(None, 1)[0].upper().rstrip("(")
+        if first in FORBIDDEN_WORDS:
+            raise NotAllowed(f"{filename}: {first} statements are not allowed here.")
+        try:
+            trees = [t for t in sqlglot.parse(piece, read="mysql") if t is not None]
+        except (ParseError, TokenError) as exc:
+            raise QueryFailed(f"{filename}: the SQL does not parse: {_first_error(exc)}") from None
+        tree = trees[0]
+        kinds = WRITE_KINDS if writes else READ_KINDS
+        if isinstance(tree, exp.Command) or not isinstance(tree, kinds):
+            allowed = "SELECT, CREATE TABLE, INSERT" if writes else "a SELECT query"
+            raise NotAllowed(f"{filename}: only {allowed} is allowed here, not {_describe(piece)}.")
+        for func in tree.find_all(exp.Anonymous):
+            if str(func.name).upper() in FORBIDDEN_FUNCTIONS:
+                raise NotAllowed(f"{filename}: the function {str(func.name).upper()} is not allowed.")
+        if writes and protected:
+            _refuse_changes(tree, protected, filename)
+        statements.append(Statement(piece, tree))
+    return statements
+
+
+def _refuse_changes(tree: exp.Expression, protected: Sequence[str], filename: str) -> None:
+    if isinstance(tree, exp.Select) or isinstance(tree, READ_KINDS):
+        return
+    target = tree.this
+    while target is not None and not isinstance(target, exp.Table):
+        target = target.this if isinstance(target, exp.Expression) else None
+    if target is not None and target.name.lower() in {p.lower() for p in protected}:
+        raise NotAllowed(f"{filename}: leave {target.name} as it is; create new tables and fill them from it.")
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        e = errors[0]
+        return f"{e.get('description', 'syntax error')} near line {e.get('line')}, column {e.get('col')}"
+    return str(exc).splitlines()[0]
+
+
+def _describe(piece: str) -> str:
+    words = _COMMENT.sub("", piece).split()
+    return " ".join(words[:2]).upper() if words else "an empty statement"
+
+
+# --- MySQL dialect on SQLite -------------------------------------------------------------------
+
+
+def _date_add(sign: int) -> Callable[[Any, exp.Expression], str]:
+    def render(self: Any, expression: exp.Expression) -> str:
+        unit = expression.text("unit").upper() or "DAY"
+        amount = self.sql(expression, "expression")
+        if sign < 0:
+            amount = f"-({amount})"
+        return f"MYSQL_DATE_ADD({self.sql(expression, 'this')}, {amount}, '{unit}')"
+
+    return render
+
+
+def _interval_arith(sign: int, base: Callable[..., str]) -> Callable[[Any, exp.Expression], str]:
+    def render(self: Any, expression: exp.Expression) -> str:
+        right = expression.expression
+        if isinstance(right, exp.Interval):
+            unit = right.text("unit").upper() or "DAY"
+            amount = self.sql(right, "this")
+            if sign < 0:
+                amount = f"-({amount})"
+            return f"MYSQL_DATE_ADD({self.sql(expression, 'this')}, {amount}, '{unit}')"
+        return base(self, expression)
+
+    return render
+
+
+class MySQLOnSQLite(SQLite):
+    """SQLite output for MySQL input, where sqlglot's rendering changes MySQL's meaning."""
+
+    class Generator(SQLite.Generator):
+        TRANSFORMS = {
+            **SQLite.Generator.TRANSFORMS,
+            # MySQL's DATEDIFF counts calendar days between the date parts
+            exp.DateDiff: lambda self, e: (
+                f"CAST(JULIANDAY(DATE({self.sql(e, 'this')})) - JULIANDAY(DATE({self.sql(e, 'expression')})) AS INTEGER)"
+            ),
+            exp.DateAdd: _date_add(1),
+            exp.DateSub: _date_add(-1),
+            exp.TimestampDiff: lambda self, e: (
+                f"MYSQL_TIMESTAMPDIFF('{e.text('unit').upper()}', {self.sql(e, 'expression')}, {self.sql(e, 'this')})"
+            ),
+            exp.Year: lambda self, e: f"MYSQL_PART('%Y', {self.sql(e, 'this')})",
+            exp.Month: lambda self, e: f"MYSQL_PART('%m', {self.sql(e, 'this')})",
+            exp.Day: lambda self, e: f"MYSQL_PART('%d', {self.sql(e, 'this')})",
+        }
+
+        def add_sql(self, expression: exp.Add) -> str:
+            return _interval_arith(1, lambda s, e: s.binary(e, "+"))(self, expression)
+
+        def sub_sql(self, expression: exp.Sub) -> str:
+            return _interval_arith(-1, lambda s, e: s.binary(e, "-"))(self, expression)
+
+
+def to_sqlite(statement: Statement) -> str:
+    """The statement as SQLite runs it."""
+    tree = statement.tree.copy()
+    if isinstance(tree, exp.Create):
+        _sqlite_create(tree)
+    return tree.sql(dialect=MySQLOnSQLite)
+
+
+def _sqlite_create(tree: exp.Create) -> None:
+    """Drop MySQL-only parts of CREATE TABLE (inline KEY/INDEX, table options) that SQLite refuses."""
+    schema = tree.this
+    if isinstance(schema, exp.Schema):
+        for item in list(schema.expressions):
+            if isinstance(item, exp.IndexColumnConstraint):
+                item.pop()
+            elif isinstance(item, exp.UniqueColumnConstraint) and isinstance(item.this, exp.Schema):
+                item.set("this", exp.Schema(expressions=item.this.expressions))
+    props = tree.args.get("properties")
+    if props is not None:
+        props.pop()
+
+
+def _parse_moment(value: Any) -> tuple[datetime, bool] | None:
+    if value is None:
+        return None
+    text = str(value)
+    for fmt, has_time in (("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%d", False), ("%Y-%m-%d %H:%M", True), ("%Y-%m-%dT%H:%M:%S", True)):
+        try:
+            return datetime.strptime(text[:19] if has_time else text[:10], fmt), has_time
+        except ValueError:
+            continue
+    return None
+
+
+def _mysql_date_add(value: Any, amount: Any, unit: str) -> str | None:
+    parsed = _parse_moment(value)
+    if parsed is None or amount is None:
+        return None
+    moment, has_time = parsed
+    n = float(amount)
+    if unit in ("MONTH", "QUARTER", "YEAR"):
+        months = int(n) * {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[unit]
+        total = moment.year * 12 + moment.month - 1 + months
+        year, month = divmod(total, 12)
+        day = moment.day
+        while True:
+            try:
+                moment = moment.replace(year=year, month=month + 1, day=day)
+                break
+            except ValueError:
+                day -= 1
+    else:
+        seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 604800}.get(unit)
+        if seconds is None:
+            return None
+        moment += timedelta(seconds=n * seconds)
+        has_time = has_time or unit in ("SECOND", "MINUTE", "HOUR")
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d")
+
+
+def _mysql_timestampdiff(unit: str, start: Any, end: Any) -> int | None:
+    a, b = _parse_moment(start), _parse_moment(end)
+    if a is None or b is None:
+        return None
+    x, y = a[0], b[0]
+    if unit in ("MONTH", "QUARTER", "YEAR"):
+        months = (y.year - x.year) * 12 + (y.month - x.month)
+        if months > 0 and (y.day, y.time()) < (x.day, x.time()):
+            months -= 1
+        elif months < 0 and (y.day, y.time()) > (x.day, x.time()):
+            months += 1
+        return int(months / {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[unit])
+    seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 604800}.get(unit)
+    return None if seconds is None else int((y - x).total_seconds() / seconds)
+
+
+def _mysql_part(fmt: str, value: Any) -> int | None:
+    parsed = _parse_moment(value)
+    return None if parsed is None else int(parsed[0].strftime(fmt))
+
+
+SQLITE_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "MYSQL_DATE_ADD": (3, _mysql_date_add),
+    "MYSQL_TIMESTAMPDIFF": (3, _mysql_timestampdiff),
+    "MYSQL_PART": (2, _mysql_part),
+    "LEFT": (2, lambda s, n: None if s is None or n is None else str(s)[: max(int(n), 0)]),
+    "RIGHT": (2, lambda s, n: None if s is None or n is None else (str(s)[-int(n):] if int(n) > 0 else "")),
+    "NOW": (0, lambda: datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
+}
+
+
+# --- SQLite backend ------------------------------------------------------------------------------
+
+_DENIED_ACTIONS = {
+    sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA,
+}
+_WRITE_ACTIONS = {
+    sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE, sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_VIEW, sqlite3.SQLITE_DROP_TRIGGER,
+    sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_CREATE_TEMP_INDEX,
+    sqlite3.SQLITE_CREATE_TEMP_VIEW, sqlite3.SQLITE_CREATE_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_TABLE,
+    sqlite3.SQLITE_REINDEX, sqlite3.SQLITE_ANALYZE,
+    sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE,
+}
+
+
+_PROTECTED_TARGET = {  # action -> which authorizer argument names the table
+    sqlite3.SQLITE_INSERT: 0, sqlite3.SQLITE_UPDATE: 0, sqlite3.SQLITE_DELETE: 0, sqlite3.SQLITE_DROP_TABLE: 0,
+    sqlite3.SQLITE_ALTER_TABLE: 1, sqlite3.SQLITE_CREATE_INDEX: 1, sqlite3.SQLITE_CREATE_TRIGGER: 1,
+}
+
+
+def _authorizer(writes: bool, protected: frozenset[str]) -> Callable[..., int]:
+    """SQLite's authorizer for learner SQL: no ATTACH, PRAGMA or extensions; writes only where allowed."""
+
+    def decide(action: int, arg1: str | None, arg2: str | None, dbname: str | None, source: str | None) -> int:
+        if action in _DENIED_ACTIONS:
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() == "load_extension":
+            return sqlite3.SQLITE_DENY
+        if action in _WRITE_ACTIONS:
+            if not writes:
+                return sqlite3.SQLITE_DENY
+            position = _PROTECTED_TARGET.get(action)
+            if position is not None and ((arg1, arg2)[position] or "").lower() in protected:
+                return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    return decide
+
+
+def cache_dir() -> Path:
+    """Where built databases are cached between runs."""
+    path = Path(os.environ.get("GRADER_CACHE_DIR") or Path(tempfile.gettempdir()) / "dataeng-grader")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_sqlite(conn: sqlite3.Connection, instance: SqlInstance) -> None:
+    """Create the instance's tables in `conn` and insert its rows."""
+    for statement in instance.ddl("sqlite"):
+        conn.execute(statement)
+    for table, columns, rows in instance.tables():
+        marks = ", ".join("?" for _ in columns)
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    conn.commit()
+
+
+def sqlite_file(instance: SqlInstance) -> Path:
+    """A SQLite file of the instance, built once and cached by the instance's key."""
+    path = cache_dir() / f"{instance.key}.sqlite"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(3)}.tmp")
+        conn = sqlite3.connect(partial)
+        try:
+            conn.execute("PRAGMA journal_mode=OFF")
+            load_sqlite(conn, instance)
+        finally:
+            conn.close()
+        os.replace(partial, path)
+    return path
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    for name, (arity, func) in SQLITE_FUNCTIONS.items():
+        conn.create_function(name, arity, func, deterministic=name != "NOW")
+
+
+def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float) -> SqlError:
+    message = str(exc)
+    if message == "interrupted":
+        return QueryTimeout(f"{filename}: the query ran longer than {timeout:g} s and was stopped. "
+                            "Check the joins: a missing join condition multiplies the rows.")
+    missing = re.match(r"no such function: (\w+)", message)
+    if missing:
+        name = missing.group(1).upper()
+        return UnsupportedFunction(
+            f"{filename}: the function {name} cannot run on the embedded SQLite backend. {MYSQL_HINT}"
+        )
+    if "not authorized" in message:
+        return NotAllowed(f"{filename}: that statement is not allowed here.")
+    return QueryFailed(f"{filename}: the database refused the query: {message}")
+
+
+@contextlib.contextmanager
+def _deadline(conn: sqlite3.Connection, timeout: float) -> Iterator[None]:
+    limit = time.monotonic() + timeout
+    conn.set_progress_handler(lambda: int(time.monotonic() > limit), 20_000)
+    try:
+        yield
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def _fetch(cursor: Any, filename: str) -> tuple[tuple[Any, ...], ...]:
+    rows = cursor.fetchmany(MAX_ROWS + 1)
+    if len(rows) > MAX_ROWS:
+        raise QueryFailed(f"{filename}: the query returned more than {MAX_ROWS} rows; check the joins.")
+    return tuple(tuple(portable(v) for v in row) for row in rows)
+
+
+class SqliteSession:
+    """A private, writable copy of one instance on SQLite (foreign keys enforced)."""
+
+    backend = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, timeout: float, protected: Sequence[str]) -> None:
+        self.conn = conn
+        self.timeout = timeout
+        self.protected = tuple(protected)
+
+    def run_script(self, text: str, *, filename: str) -> None:
+        """Run learner SQL (several statements) with the exercise's safety rules."""
+        statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
+        self.conn.set_authorizer(_authorizer(True, frozenset(p.lower() for p in self.protected)))
+        try:
+            for number, statement in enumerate(statements, 1):
+                try:
+                    with _deadline(self.conn, self.timeout):
+                        self.conn.execute(to_sqlite(statement))
+                except sqlite3.Error as exc:
+                    error = _sqlite_error(exc, filename, self.timeout)
+                    raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
+            self.conn.commit()
+        finally:
+            self.conn.set_authorizer(None)
+
+    def query(self, text: str) -> QueryResult:
+        """A trusted query (MySQL dialect) on this session's database."""
+        statement = Statement(text, sqlglot.parse_one(text, read="mysql"))
+        cursor = self.conn.execute(to_sqlite(statement))
+        return QueryResult(tuple(d[0] for d in cursor.description or ()), _fetch(cursor, "query"))
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the session's database."""
+        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        return sorted(r[0] for r in rows)
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of `table`, in order."""
+        return [r[1] for r in self.conn.execute(f'PRAGMA table_info("{table}")')]
+
+    def primary_key(self, table: str) -> list[str]:
+        """The primary key columns of `table` (empty when it has none)."""
+        info = sorted((r[5], r[1]) for r in self.conn.execute(f'PRAGMA table_info("{table}")') if r[5])
+        return [name for _, name in info]
+
+    def foreign_keys(self, table: str) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+        """(columns, referenced table, referenced columns) of each foreign key of `table`."""
+        groups: dict[int, list[Any]] = {}
+        for row in self.conn.execute(f'PRAGMA foreign_key_list("{table}")'):
+            groups.setdefault(row[0], []).append(row)
+        result = []
+        for rows in groups.values():
+            rows.sort(key=lambda r: r[1])
+            ref_table = rows[0][2]
+            ref_cols = tuple(r[4] if r[4] is not None else "" for r in rows)
+            if not all(ref_cols):
+                ref_cols = tuple(self.primary_key(ref_table))
+            result.append((tuple(r[3] for r in rows), ref_table, ref_cols))
+        return result
+
+    def probe_insert(self, text: str) -> str:
+        """Try a trusted INSERT and undo it: "accepted", "foreign_key" (refused by a foreign key) or the error."""
+        try:
+            self.conn.execute("SAVEPOINT probe")
+            try:
+                self.conn.execute(to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql"))))
+                self.conn.execute("RELEASE probe")
+                self.conn.execute("SAVEPOINT probe")  # deferred constraints are checked at commit
+                self.conn.commit()
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK TO probe")
+        except sqlite3.IntegrityError as exc:
+            self.conn.rollback()
+            return "foreign_key" if "FOREIGN KEY" in str(exc).upper() else f"refused: {exc}"
+        except sqlite3.Error as exc:
+            self.conn.rollback()
+            return f"error: {exc}"
+        return "accepted"
+
+
+class SqliteBackend:
+    """Instances held in memory once per process; queries run under an authorizer and a deadline."""
+
+    backend = "sqlite"
+
+    def __init__(self) -> None:
+        self._masters: dict[str, sqlite3.Connection] = {}
+        self._lock = threading.Lock()
+
+    def _master(self, instance: SqlInstance) -> sqlite3.Connection:
+        with self._lock:
+            conn = self._masters.get(instance.key)
+            if conn is None:
+                source = sqlite3.connect(f"file:{sqlite_file(instance)}?mode=ro", uri=True)
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+                source.backup(conn)
+                source.close()
+                _configure(conn)
+                conn.execute("PRAGMA query_only = ON")
+                self._masters[instance.key] = conn
+            return conn
+
+    def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
+        statement = parse_learner_sql(text, filename=filename)[0]
+        try:
+            sql = to_sqlite(statement)
+        except sqlglot.errors.SqlglotError as exc:
+            raise QueryFailed(f"{filename}: the query cannot be translated for SQLite: {exc}. {MYSQL_HINT}") from None
+        conn = self._master(instance)
+        with self._lock:
+            conn.set_authorizer(_authorizer(False, frozenset()))
+            try:
+                with _deadline(conn, timeout):
+                    cursor = conn.execute(sql)
+                    rows = _fetch(cursor, filename)
+                return QueryResult(tuple(d[0] for d in cursor.description or ()), rows)
+            except sqlite3.Error as exc:
+                raise _sqlite_error(exc, filename, timeout) from None
+            finally:
+                conn.set_authorizer(None)
+
+    @contextlib.contextmanager
+    def session(self, instance: SqlInstance, *, timeout: float, protected: Sequence[str]) -> Iterator[SqliteSession]:
+        master = self._master(instance)
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        with self._lock:
+            master.backup(conn)
+        try:
+            _configure(conn)
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield SqliteSession(conn, timeout, protected)
+        finally:
+            conn.close()
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        with self._lock:
+            for conn in self._masters.values():
+                conn.close()
+            self._masters.clear()
+
+
+# --- MySQL backend -------------------------------------------------------------------------------
+
+LEARNER_SQL_MODE = (
+    "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+_TIMEOUT_ERRORS = {1317, 1969, 3024}
+
+
+@dataclass(frozen=True)
+class MysqlUrl:
+    """Where the MySQL server is and who the grader is on it."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> MysqlUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
+            raise ServiceError(f"--mysql-url must look like mysql://user:password@host:3306, not {url!r}")
+        return cls(parts.hostname or "127.0.0.1", parts.port or 3306, unquote(parts.username or "root"), unquote(parts.password or ""))
+
+
+class MysqlSession:
+    """A private, writable database holding one instance on MySQL, for the learner's user."""
+
+    backend = "mysql"
+
+    def __init__(self, backend: MysqlBackend, database: str, timeout: float, protected: Sequence[str]) -> None:
+        self._backend = backend
+        self.database = database
+        self.timeout = timeout
+        self.protected = tuple(protected)
+
+    def run_script(self, text: str, *, filename: str) -> None:
+        """Run learner SQL (several statements) as the learner's user."""
+        statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
+        conn = self._backend.learner_connection(self.database, self.timeout)
+        try:
+            for number, statement in enumerate(statements, 1):
+                try:
+                    self._backend.execute_limited(conn, statement.text, self.timeout, filename)
+                except SqlError as error:
+                    raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
+        finally:
+            conn.close()
+
+    def query(self, text: str) -> QueryResult:
+        """A trusted query on this session's database."""
+        with self._backend.admin_cursor(self.database) as cursor:
+            cursor.execute(text)
+            return QueryResult(tuple(d[0] for d in cursor.description or ()), _fetch(cursor, "query"))
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the session's database."""
+        rows = self.query(
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.database}' "
+            "AND table_type = 'BASE TABLE'"
+        ).rows
+        return sorted(r[0] for r in rows)
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of `table`, in order."""
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{self.database}' AND table_name = '{table}' ORDER BY ordinal_position"
+        ).rows
+        return [r[0] for r in rows]
+
+    def primary_key(self, table: str) -> list[str]:
+        """The primary key columns of `table` (empty when it has none)."""
+        rows = self.query(
+            "SELECT column_name FROM information_schema.key_column_usage WHERE "
+            f"table_schema = '{self.database}' AND table_name = '{table}' AND constraint_name = 'PRIMARY' "
+            "ORDER BY ordinal_position"
+        ).rows
+        return [r[0] for r in rows]
+
+    def foreign_keys(self, table: str) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+        """(columns, referenced table, referenced columns) of each foreign key of `table`."""
+        rows = self.query(
+            "SELECT constraint_name, column_name, referenced_table_name, referenced_column_name "
+            "FROM information_schema.key_column_usage WHERE "
+            f"table_schema = '{self.database}' AND table_name = '{table}' AND referenced_table_name IS NOT NULL "
+            "ORDER BY constraint_name, ordinal_position"
+        ).rows
+        groups: dict[str, list[Any]] = {}
+        for row in rows:
+            groups.setdefault(row[0], []).append(row)
+        return [(tuple(r[1] for r in g), g[0][2], tuple(r[3] for r in g)) for g in groups.values()]
+
+    def probe_insert(self, text: str) -> str:
+        """Try a trusted INSERT and undo it: "accepted", "foreign_key" (refused by a foreign key) or the error."""
+        import pymysql
+
+        with self._backend.admin_cursor(self.database) as cursor:
+            cursor.execute("START TRANSACTION")
+            try:
+                cursor.execute(text)
+            except pymysql.err.IntegrityError as exc:
+                return "foreign_key" if exc.args[0] in (1216, 1452) else f"refused: {exc.args[-1]}"
+            except pymysql.err.MySQLError as exc:
+                return f"error: {exc.args[-1]}"
+            finally:
+                cursor.execute("ROLLBACK")
+        return "accepted"
+
+
+class MysqlBackend:
+    """A run's own databases and SELECT-only user on a MySQL/MariaDB server."""
+
+    backend = "mysql"
+
+    def __init__(self, url: str) -> None:
+        self.url = MysqlUrl.parse(url)
+        self.run_id = secrets.token_hex(4)
+        self.user = f"grader_{self.run_id}"
+        self.password = secrets.token_urlsafe(18)
+        self.mariadb = False
+        self._admin: Any = None
+        self._databases: dict[str, str] = {}
+        self._sessions = 0
+        self._lock = threading.RLock()
+
+    def _connect(self, user: str, password: str, database: str | None = None) -> Any:
+        import pymysql
+
+        return pymysql.connect(
+            host=self.url.host, port=self.url.port, user=user, password=password, database=database,
+            autocommit=True, charset="utf8mb4", connect_timeout=5,
+        )
+
+    def start(self) -> None:
+        import pymysql
+
+        try:
+            self._admin = self._connect(self.url.user, self.url.password)
+        except pymysql.err.MySQLError as exc:
+            raise ServiceError(f"cannot connect to MySQL at {self.url.host}:{self.url.port}: {exc.args[-1]}") from None
+        with self._admin.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            self.mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+            try:
+                cursor.execute(f"CREATE USER '{self.user}'@'%' IDENTIFIED BY '{self.password}'")
+            except pymysql.err.MySQLError as exc:
+                raise ServiceError(
+                    f"the MySQL user {self.url.user!r} cannot create users (needed to run learner SQL "
+                    f"with SELECT only): {exc.args[-1]}"
+                ) from None
+
+    def stop(self) -> None:
+        import pymysql
+
+        with self._lock:
+            if self._admin is None:
+                return
+            with self._admin.cursor() as cursor:
+                for database in list(self._databases.values()):
+                    with contextlib.suppress(pymysql.err.MySQLError):
+                        cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
+                with contextlib.suppress(pymysql.err.MySQLError):
+                    cursor.execute(f"DROP USER IF EXISTS '{self.user}'@'%'")
+            self._databases.clear()
+            self._admin.close()
+            self._admin = None
+
+    @contextlib.contextmanager
+    def admin_cursor(self, database: str) -> Iterator[Any]:
+        with self._lock:
+            with self._admin.cursor() as cursor:
+                cursor.execute(f"USE `{database}`")
+                yield cursor
+
+    def _load(self, database: str, instance: SqlInstance) -> None:
+        with self._admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+            self._databases[database] = database
+            cursor.execute(f"USE `{database}`")
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+            for statement in instance.ddl("mysql"):
+                cursor.execute(statement)
+            for table, columns, rows in instance.tables():
+                marks = ", ".join("%s" for _ in columns)
+                sql = f"INSERT INTO `{table}` ({', '.join(columns)}) VALUES ({marks})"
+                for start in range(0, len(rows), 5000):
+                    cursor.executemany(sql, rows[start : start + 5000])
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+
+    def _database(self, instance: SqlInstance) -> str:
+        with self._lock:
+            name = f"grader_{self.run_id}_{re.sub(r'[^a-z0-9]', '_', instance.name.lower())}"
+            if name not in self._databases:
+                self._load(name, instance)
+                with self._admin.cursor() as cursor:
+                    cursor.execute(f"GRANT SELECT ON `{name}`.* TO '{self.user}'@'%'")
+            return name
+
+    def learner_connection(self, database: str, timeout: float) -> Any:
+        conn = self._connect(self.user, self.password, database)
+        with conn.cursor() as cursor:
+            cursor.execute(f"SET SESSION sql_mode = '{LEARNER_SQL_MODE}'")
+            if self.mariadb:
+                cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
+            else:
+                cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
+        return conn
+
+    def execute_limited(self, conn: Any, text: str, timeout: float, filename: str) -> Any:
+        """Run one learner statement with a KILL QUERY from a second connection as the last resort."""
+        import pymysql
+
+        thread_id = conn.thread_id()
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            with contextlib.suppress(pymysql.err.MySQLError):
+                killer = self._connect(self.url.user, self.url.password)
+                with killer.cursor() as cursor:
+                    cursor.execute(f"KILL QUERY {int(thread_id)}")
+                killer.close()
+
+        timer = threading.Timer(timeout + 1.0, kill)
+        timer.start()
+        cursor = conn.cursor()
+        try:
+            cursor.execute(text)
+            rows = _fetch(cursor, filename)
+            return QueryResult(tuple(d[0] for d in cursor.description or ()), rows)
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else 0
+            if code in _TIMEOUT_ERRORS or killed.is_set():
+                raise QueryTimeout(f"{filename}: the query ran longer than {timeout:g} s and was stopped. "
+                                   "Check the joins: a missing join condition multiplies the rows.") from None
+            if code in (1044, 1142, 1227):
+                raise NotAllowed(f"{filename}: that statement is not allowed here ({exc.args[-1]}).") from None
+            raise QueryFailed(f"{filename}: MySQL refused the query: {exc.args[-1]}") from None
+        finally:
+            timer.cancel()
+            cursor.close()
+
+    def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
+        statement = parse_learner_sql(text, filename=filename)[0]
+        conn = self.learner_connection(self._database(instance), timeout)
+        try:
+            return self.execute_limited(conn, statement.text, timeout, filename)
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def session(self, instance: SqlInstance, *, timeout: float, protected: Sequence[str]) -> Iterator[MysqlSession]:
+        with self._lock:
+            self._sessions += 1
+            name = f"grader_{self.run_id}_w{self._sessions}"
+            self._load(name, instance)
+            with self._admin.cursor() as cursor:
+                cursor.execute(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES "
+                    f"ON `{name}`.* TO '{self.user}'@'%'"
+                )
+        try:
+            yield MysqlSession(self, name, timeout, protected)
+        finally:
+            with self._lock, self._admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                self._databases.pop(name, None)
+
+
+# --- the service ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SqlService:
+    """The run's SQL backend: `query` runs one learner SELECT, `session` gives a writable copy."""
+
+    url: str | None = None
+    name: str = "sql"
+    _impl: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._impl = MysqlBackend(self.url) if self.url else SqliteBackend()
+
+    @property
+    def backend(self) -> str:
+        return self._impl.backend
+
+    def start(self) -> None:
+        self._impl.start()
+
+    def stop(self) -> None:
+        self._impl.stop()
+
+    def reset(self) -> None:
+        return None
+
+    def worker_env(self) -> dict[str, str]:
+        return {}
+
+    def query(self, instance: SqlInstance, text: str, *, timeout: float = DEFAULT_TIMEOUT, filename: str = "query.sql") -> QueryResult:
+        """Run one learner SELECT (MySQL dialect) on `instance`; raises SqlError with a learner message."""
+        return self._impl.query(instance, text, timeout=timeout, filename=filename)
+
+    def reference(self, instance: SqlInstance, text: str, *, filename: str = "reference.sql") -> QueryResult:
+        """Run a reference query; a failure here is a defect of the exercise, not of the learner."""
+        try:
+            return self._impl.query(instance, text, timeout=60.0, filename=filename)
+        except SqlError as exc:
+            raise RuntimeError(f"the reference query {filename} failed: {exc}") from None
+
+    def session(self, instance: SqlInstance, *, timeout: float = DEFAULT_TIMEOUT, protected: Sequence[str] = ()) -> contextlib.AbstractContextManager[Any]:
+        """A private writable copy of `instance` (foreign keys enforced) for SQL that creates and fills tables."""
+        return self._impl.session(instance, timeout=timeout, protected=protected)
+
+
+def make_service(options: ServiceOptions) -> SqlService:
+    """The sql service for these options: MySQL when a URL is given, else embedded SQLite."""
+    return SqlService(options.mysql_url or None)
