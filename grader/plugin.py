@@ -151,14 +151,18 @@ class GradingSession:
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         points = float(_marker_arg(item, "points", 1))
         visibility = str(_marker_arg(item, "visibility", "visible"))
+        defect = ""
         if visibility not in VISIBILITIES:
-            raise ValueError(f"{item.nodeid}: visibility must be one of {', '.join(VISIBILITIES)}")
+            defect = f"visibility({visibility!r}) must be one of {', '.join(VISIBILITIES)}"
+            visibility = "visible"
         hint = str(_marker_arg(item, "hint", ""))
         nodeid = item.nodeid
         previous = self.results.get(nodeid)
         if previous is not None and previous.status is not Status.PASSED:
             return  # the first failure (setup or call) is what the learner needs to see
-        if report.skipped:
+        if defect:
+            status, output, points_max = Status.ERROR, f"This check is misconfigured: {defect}.", points
+        elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             status, output, points_max = Status.SKIPPED, reason.removeprefix("Skipped: "), 0.0
         elif report.failed:

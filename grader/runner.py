@@ -62,18 +62,23 @@ class ServicePool:
 
 
 @contextlib.contextmanager
-def _course_on_path(root: Path) -> Iterator[None]:
-    """Let hidden tests import `fixtures.*` from the course root."""
-    entry = str(root)
+def _course_on_path(exercise: Exercise) -> Iterator[None]:
+    """Let hidden tests import `fixtures.*` from the course root; forget their modules afterwards,
+    so that the next exercise (or the next grade of this one) imports its own test files."""
+    entry = str(exercise.root)
     added = entry not in sys.path
     if added:
         sys.path.insert(0, entry)
+    tests_dir = str(exercise.tests_dir)
     try:
         yield
     finally:
         if added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(entry)
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
+                del sys.modules[name]
 
 
 def pytest_args(exercise: Exercise) -> list[str]:
@@ -81,7 +86,7 @@ def pytest_args(exercise: Exercise) -> list[str]:
     return [
         str(exercise.tests_dir),
         "-c", os.devnull,  # ignore any project configuration: the hidden tests stand alone
-        "--rootdir", str(exercise.tests_dir),
+        "--rootdir", str(exercise.tests_dir.parent),
         "--import-mode=importlib",
         "-p", "grader.plugin",
         "-p", "no:cacheprovider",
@@ -114,7 +119,7 @@ def grade(
         sandbox.start()  # the import runs while pytest collects
     session = GradingSession(exercise, learner_dir, services, sandbox)
     try:
-        with _course_on_path(exercise.root), contextlib.redirect_stdout(io.StringIO()):
+        with _course_on_path(exercise), contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(pytest_args(exercise), plugins=[session])
     finally:
         if sandbox is not None:

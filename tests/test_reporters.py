@@ -1,0 +1,71 @@
+"""Reporters against golden files: a fixed Run rendered in every format."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.report import REPORTERS, render
+from grader.results import Result, Run, Status, TestResult
+
+GOLDEN = Path(__file__).parent / "golden"
+
+RUN = Run(
+    results=(
+        Result(
+            exercise="log_parsing", title="Parsing application logs", submission="exercises/log_parsing",
+            backend="python", duration=0.5, version="0.1.0",
+            tests=(
+                TestResult("parse_line reads the README's example", Status.PASSED, 3, 3, execution_time=0.01),
+                TestResult("parse_log numbers malformed lines", Status.FAILED, 0, 3,
+                           output="parse_log: 'malformed' is [2], expected line numbers [2, 7]",
+                           hint="Count blank lines too.", execution_time=0.02),
+                TestResult("secret check", Status.FAILED, 0, 1, output="expected 4", visibility="hidden"),
+                TestResult("needs mysql", Status.SKIPPED, 0, 0, output="set GRADER_MYSQL_URL"),
+                TestResult("broken check", Status.ERROR, 0, 2, output="This check could not run (KeyError)."),
+            ),
+        ),
+        Result(exercise="sql_joins", title="Joins", submission="exercises/sql_joins", backend="",
+               error="could not grade: the sql service could not start: refused", ungraded=True, points=10),
+    ),
+    duration=1.25,
+)
+
+
+@pytest.mark.parametrize("fmt", sorted(REPORTERS))
+def test_golden(fmt: str) -> None:
+    text = render(RUN, fmt)
+    path = GOLDEN / f"report.{fmt}"
+    if os.environ.get("GRADER_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_scores_add_up() -> None:
+    assert RUN.results[0].score == 3 and RUN.results[0].max_score == 9
+    assert RUN.results[1].max_score == 10  # nothing ran: the declared points
+    assert RUN.score == 3 and RUN.max_score == 19
+    assert not RUN.passed and RUN.ungraded
+
+
+def test_gradescope_document() -> None:
+    document = json.loads(render(RUN, "gradescope"))
+    assert document["score"] == 3 and document["execution_time"] == 1
+    assert "could not grade" in document["output"]
+    failed = document["tests"][1]
+    assert failed["status"] == "failed" and failed["output"].endswith("Hint: Count blank lines too.")
+    assert document["tests"][2]["visibility"] == "hidden"
+
+
+def test_text_hides_hidden_feedback() -> None:
+    text = render(RUN, "text")
+    assert "expected 4" not in text and "(hidden check)" in text
+    assert "Hint: Count blank lines too." in text
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(UsageError, match="choose one of text, json, gradescope, junit"):
+        render(RUN, "csv")

@@ -1,0 +1,149 @@
+"""The sandbox: learner code in a worker process, every failure a message, the grader unharmed."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import Sandbox, SubmissionError, SubmissionTimeout
+
+
+def sandbox_for(tmp_path: Path, source: str, timeout: float = 2, **kwargs) -> Sandbox:
+    folder = tmp_path / "learner"
+    folder.mkdir(exist_ok=True)
+    (folder / "mod.py").write_text(source, encoding="utf-8")
+    return Sandbox(folder, "mod", timeout=timeout, display_dir="exercises/demo", **kwargs)
+
+
+def call(sandbox: Sandbox, fn: str, *args, **kwargs):
+    session = sandbox.session()
+    try:
+        return session.call(fn, *args, **kwargs)
+    finally:
+        session.close()
+
+
+def test_call_returns_json_values(tmp_path: Path) -> None:
+    source = ("import decimal, datetime\n"
+              "def f(a, b=1):\n"
+              "    return {'sum': a + b, 'd': decimal.Decimal('2.5'), 'n': decimal.Decimal('3'),\n"
+              "            's': {3, 1, 2}, 't': (1, 2), 'when': datetime.date(2025, 1, 2)}\n")
+    with sandbox_for(tmp_path, source) as box:
+        assert call(box, "f", 1, b=2) == {"sum": 3, "d": 2.5, "n": 3, "s": [1, 2, 3], "t": [1, 2],
+                                          "when": "2025-01-02"}
+
+
+def test_learner_runs_in_another_process(tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, "import os\ndef pid():\n    return os.getpid()\n") as box:
+        assert call(box, "pid") != os.getpid()
+
+
+def test_each_session_starts_from_a_fresh_import(tmp_path: Path) -> None:
+    source = "STATE = []\ndef push(x):\n    STATE.append(x)\n    return len(STATE)\n"
+    with sandbox_for(tmp_path, source) as box:
+        session = box.session()
+        assert session.call("push", 1) == 1
+        assert session.call("push", 2) == 2  # one test: the same worker
+        session.close()
+        assert call(box, "push", 3) == 1  # the next test: a fresh copy of the module
+
+
+def test_exception_shows_the_learners_traceback_only(tmp_path: Path) -> None:
+    source = "def helper(x):\n    return 1 / x\n\ndef f(x):\n    print('thinking')\n    return helper(x)\n"
+    with sandbox_for(tmp_path, source) as box, pytest.raises(SubmissionError) as raised:
+        call(box, "f", 0)
+    message = str(raised.value)
+    assert message.startswith("f(0) raised ZeroDivisionError: division by zero")
+    assert 'File "mod.py", line 6, in f' in message and 'File "mod.py", line 2, in helper' in message
+    assert "_worker.py" not in message and "grader" not in message
+    assert "Your code printed:\nthinking" in message
+    assert raised.value.error_type == "ZeroDivisionError"
+
+
+def test_syntax_error_names_the_line(tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, "def f(:\n    pass\n") as box, pytest.raises(SubmissionError) as raised:
+        call(box, "f")
+    message = str(raised.value)
+    assert "could not be imported" in message and "SyntaxError" in message and "line 1" in message
+
+
+def test_missing_function(tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, "def g():\n    return 1\n") as box, pytest.raises(SubmissionError) as raised:
+        call(box, "f")
+    assert str(raised.value).startswith("mod.py has no function named f.")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path, "absent", timeout=1, display_dir="exercises/demo")
+    with pytest.raises(SubmissionError, match=r"exercises/demo/absent.py was not found"):
+        call(box, "f")
+    box.close()
+
+
+def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(tmp_path: Path) -> None:
+    source = "def spin():\n    while True:\n        pass\n\ndef ok():\n    return 'fine'\n"
+    with sandbox_for(tmp_path, source, timeout=0.5) as box:
+        started = time.monotonic()
+        with pytest.raises(SubmissionTimeout, match=r"spin\(\) timed out after 0.5 s"):
+            call(box, "spin")
+        assert time.monotonic() - started < 5
+        assert call(box, "ok") == "fine"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("import sys\nsys.exit(3)\n", "called sys.exit(3) while being imported"),
+    ("import os\nos._exit(7)\n", "exited with code 7 while mod.py was being imported"),
+    ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+    ("while True:\n    pass\n", "did not finish within"),
+])
+def test_bad_imports_are_explained(tmp_path: Path, body: str, expected: str) -> None:
+    box = sandbox_for(tmp_path, body + "def f():\n    return 1\n", timeout=0.2)
+    box.import_timeout = 1.0
+    with box, pytest.raises(SubmissionError) as raised:
+        call(box, "f")
+    assert expected in str(raised.value)
+    with pytest.raises(SubmissionError):  # every later test gets the same explanation, quickly
+        call(box, "f")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("import sys\n    sys.exit(2)", "f() called sys.exit(2)"),
+    ("import os\n    os._exit(4)", "exited with code 4 while running f()"),
+    ("return {1, 2} and object()", "cannot be turned into JSON"),
+])
+def test_bad_calls_are_explained(tmp_path: Path, body: str, expected: str) -> None:
+    with sandbox_for(tmp_path, f"def f():\n    {body}\n\ndef ok():\n    return 1\n") as box:
+        with pytest.raises(SubmissionError) as raised:
+            call(box, "f")
+        assert expected in str(raised.value)
+        assert call(box, "ok") == 1
+
+
+def test_unbounded_allocation_hits_the_memory_limit(tmp_path: Path) -> None:
+    source = "def hog():\n    chunks = []\n    while True:\n        chunks.append(bytearray(50_000_000))\n"
+    with sandbox_for(tmp_path, source, timeout=20, memory_mb=512) as box:
+        with pytest.raises(SubmissionError) as raised:
+            call(box, "hog")
+        assert "MemoryError" in str(raised.value) or "killed" in str(raised.value)
+
+
+def test_worker_environment_holds_nothing_of_the_graders(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GRADER_MYSQL_URL", "mysql://secret@db")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+    source = "import os\ndef env():\n    return dict(os.environ)\n"
+    with sandbox_for(tmp_path, source, env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}) as box:
+        env = call(box, "env")
+    assert "GRADER_MYSQL_URL" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+
+
+def test_close_leaves_no_process(tmp_path: Path) -> None:
+    box = sandbox_for(tmp_path, "def f():\n    return 1\n")
+    box.start()
+    assert call(box, "f") == 1
+    pid = box._proc.pid
+    box.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
