@@ -67,5 +67,5 @@ def test_text_hides_hidden_feedback() -> None:
 
 
 def test_unknown_format() -> None:
-    with pytest.raises(UsageError, match="choose one of text, json, gradescope, junit"):
+    with pytest.raises(UsageError, match="choose one of text, json, gradescope, junit, github"):
         render(RUN, "csv")

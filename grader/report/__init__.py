@@ -1,10 +1,10 @@
-"""Reporters: a Run rendered for a person (text) or a machine (json, gradescope, junit)."""
+"""Reporters: a Run rendered for a person (text) or a machine (json, gradescope, junit, github)."""
 from __future__ import annotations
 
 from typing import Callable
 
 from grader.errors import UsageError
-from grader.report import gradescope, junit, jsonreport, text
+from grader.report import github, gradescope, jsonreport, junit, text
 from grader.results import Run
 
 REPORTERS: dict[str, Callable[[Run], str]] = {
@@ -12,6 +12,7 @@ REPORTERS: dict[str, Callable[[Run], str]] = {
     "json": jsonreport.render,
     "gradescope": gradescope.render,
     "junit": junit.render,
+    "github": github.render,
 }
 
 
