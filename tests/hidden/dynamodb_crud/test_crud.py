@@ -1,0 +1,210 @@
+"""Hidden tests of dynamodb_crud: state is set up and inspected through the grader's own clients."""
+from __future__ import annotations
+
+import pytest
+
+from fixtures import aws_data
+from grader import SubmissionError
+from grader.checks import aws as checks
+
+SEED = 5
+PERSON_KEY = [("PersonID", "HASH", "S")]
+ORDERS_KEY = [("OrderID", "HASH", "S"), ("ItemNum", "RANGE", "N")]
+
+
+def make_table(aws, name: str, schema: list[tuple[str, str, str]]) -> None:
+    """Create a table with the right schema through the grader's client (independent of the learner)."""
+    aws.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": role} for a, role, _ in schema],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": kind} for a, _, kind in schema],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def load(aws, name: str, items: list[dict]) -> None:
+    """Write items through the grader's client, 25 at a time."""
+    dynamodb = aws.client("dynamodb")
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={name: [
+            {"PutRequest": {"Item": checks.dynamo_item(item)}} for item in items[start:start + 25]
+        ]})
+
+
+def assert_schema(aws, table: str, want: list[tuple[str, str, str]]) -> None:
+    names = checks.table_names(aws.client("dynamodb"))
+    assert table in names, f"no table named {table!r} exists after your function ran (tables: {names})"
+    got = checks.key_schema(aws.client("dynamodb"), table)
+    assert got == want, (
+        f"table {table!r} has the wrong key schema: {checks.describe_key_schema(got)}; "
+        f"expected {checks.describe_key_schema(want)}"
+    )
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("KeySchema lists the key attributes with KeyType HASH; AttributeDefinitions gives their types.")
+def test_person_table_has_a_simple_primary_key(submission, aws):
+    """create_person_table makes a table keyed by PersonID alone"""
+    submission.create_person_table("Person")
+    assert_schema(aws, "Person", PERSON_KEY)
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("A composite key is a partition key (KeyType HASH) plus a sort key (KeyType RANGE).")
+def test_orders_table_has_a_composite_key(submission, aws):
+    """create_orders_table makes a table keyed by OrderID and ItemNum"""
+    submission.create_orders_table("Orders")
+    assert_schema(aws, "Orders", ORDERS_KEY)
+
+
+@pytest.mark.points(2)
+def test_put_item_stores_items_with_different_attributes(submission, aws):
+    """put_item stores schema-less items exactly as given"""
+    make_table(aws, "Person", PERSON_KEY)
+    people = aws_data.people(SEED, 6)
+    for person in people:
+        submission.put_item("Person", person)
+    stored = {p["PersonID"]: p for p in checks.scan_items(aws.client("dynamodb"), "Person")}
+    for person in people:
+        got = stored.get(person["PersonID"])
+        assert got is not None, f"item {person['PersonID']} is not in the table after put_item"
+        problem = checks.first_item_difference(got, person)
+        assert not problem, f"item {person['PersonID']} as stored in the table: {problem}"
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("BatchWriteItem accepts at most 25 requests per call: send the items in chunks of 25.")
+def test_put_items_writes_a_large_batch_in_chunks_of_25(submission, aws):
+    """put_items writes more than 75 items in batches DynamoDB accepts"""
+    make_table(aws, "Orders", ORDERS_KEY)
+    items = aws_data.order_items(SEED, 40)
+    assert len(items) > 25 * 3
+    try:
+        submission.put_items("Orders", items)
+    except SubmissionError as exc:
+        if "less than or equal to 25" in str(exc):
+            pytest.fail(
+                f"DynamoDB refused your BatchWriteItem call: one call may carry at most 25 items, and "
+                f"you were asked to write {len(items)}. Split the list into chunks of 25.\n\n{exc}"
+            )
+        raise
+    stored = checks.scan_items(aws.client("dynamodb"), "Orders")
+    want = {(i["OrderID"], i["ItemNum"]): i for i in items}
+    got = {(i["OrderID"], i["ItemNum"]): i for i in stored}
+    missing = sorted(set(want) - set(got))
+    assert not missing, (
+        f"{len(missing)} of {len(items)} items are not in the table, e.g. {missing[:3]}; "
+        "did you write every chunk, and resend UnprocessedItems?"
+    )
+    for key, item in want.items():
+        problem = checks.first_item_difference(got[key], item)
+        assert not problem, f"item {key}: {problem}"
+
+
+@pytest.mark.points(2)
+def test_get_item_by_key(submission, aws):
+    """get_item returns the item with a key, and None for a key with no item"""
+    make_table(aws, "Orders", ORDERS_KEY)
+    items = aws_data.order_items(SEED + 1, 10)
+    load(aws, "Orders", items)
+    for item in items[::7]:
+        key = checks.key_of(item, ("OrderID", "ItemNum"))
+        got = submission.get_item("Orders", key)
+        problem = checks.first_item_difference(got, item)
+        assert not problem, f"get_item('Orders', {checks.short(key)}): {problem}"
+    missing = {"OrderID": "O0000", "ItemNum": 1}
+    got = submission.get_item("Orders", missing)
+    assert got is None, f"get_item('Orders', {checks.short(missing)}) returned {checks.short(got)}; no such item exists, return None"
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("Query with KeyConditionExpression on the partition key returns one order's items in sort-key order.")
+def test_query_order_returns_one_order_in_item_order(submission, aws):
+    """query_order returns every item of one order, sorted by ItemNum"""
+    make_table(aws, "Orders", ORDERS_KEY)
+    items = aws_data.order_items(SEED + 2, 30)
+    load(aws, "Orders", items)
+    order_ids = sorted({i["OrderID"] for i in items})
+    for order_id in order_ids[::6]:
+        want = sorted((i for i in items if i["OrderID"] == order_id), key=lambda i: i["ItemNum"])
+        got = submission.query_order("Orders", order_id)
+        assert isinstance(got, list), f"query_order returned {checks.short(got)}, expected a list of items"
+        others = sorted({g.get("OrderID") for g in got if isinstance(g, dict)} - {order_id})
+        assert not others, f"query_order('Orders', {order_id!r}) returned items of other orders too: {others}"
+        got_nums = [g.get("ItemNum") for g in got]
+        want_nums = [i["ItemNum"] for i in want]
+        assert sorted(got_nums) == want_nums, (
+            f"query_order('Orders', {order_id!r}) returned items {got_nums}; the order has items {want_nums}"
+        )
+        assert got_nums == want_nums, f"items of {order_id} must come by ItemNum ascending; got {got_nums}"
+        for g, w in zip(got, want):
+            problem = checks.first_item_difference(g, w)
+            assert not problem, f"item {order_id}/{w['ItemNum']}: {problem}"
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("A Scan page stops at 1 MB; while the response has LastEvaluatedKey, scan again with ExclusiveStartKey.")
+def test_scan_where_follows_every_page(submission, aws):
+    """scan_where finds matching items on every page of a table larger than 1 MB"""
+    make_table(aws, "Person", PERSON_KEY)
+    people = aws_data.people(SEED, 300, bio_bytes=5000)
+    load(aws, "Person", people)
+    city = aws_data.CITIES[0]
+    want = sorted(p["PersonID"] for p in people if p["City"] == city)
+    pages = checks.scan_pages(aws.client("dynamodb"), "Person")
+    got = submission.scan_where("Person", "City", city)
+    assert isinstance(got, list), f"scan_where returned {checks.short(got)}, expected a list of items"
+    got_ids = sorted(g.get("PersonID") for g in got if isinstance(g, dict))
+    wrong = sorted(p["PersonID"] for p in got if isinstance(p, dict) and p.get("City") != city)
+    assert not wrong, f"scan_where returned people who do not live in {city}: {wrong[:5]}"
+    assert len(got_ids) == len(set(got_ids)), "scan_where returned some items twice"
+    assert got_ids == want, (
+        f"scan_where('Person', 'City', {city!r}) returned {len(got_ids)} of the {len(want)} matching items. "
+        f"The table is {pages} Scan pages long: keep scanning with ExclusiveStartKey=LastEvaluatedKey "
+        "until a response has no LastEvaluatedKey."
+        if set(got_ids) < set(want) else
+        f"scan_where('Person', 'City', {city!r}) returned {len(got_ids)} items; {len(want)} match"
+    )
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("update_item with ConditionExpression fails with ConditionalCheckFailedException when the condition is false.")
+def test_update_if_respects_the_condition(submission, aws):
+    """update_if changes an attribute only when its current value is the expected one"""
+    make_table(aws, "Orders", ORDERS_KEY)
+    items = aws_data.order_items(SEED + 3, 3)
+    load(aws, "Orders", items)
+    item = items[0]
+    key = checks.key_of(item, ("OrderID", "ItemNum"))
+    dynamodb = aws.client("dynamodb")
+
+    def quantity() -> int:
+        stored = dynamodb.get_item(TableName="Orders", Key=checks.dynamo_item(key))["Item"]
+        return int(stored["Quantity"]["N"])
+
+    stale = item["Quantity"] + 10
+    result = submission.update_if("Orders", key, "Quantity", 99, stale)
+    assert quantity() == item["Quantity"], (
+        f"update_if changed Quantity to {quantity()} although its current value is {item['Quantity']}, "
+        f"not the expected {stale}: the update must carry a ConditionExpression"
+    )
+    assert result is False, f"update_if returned {checks.short(result)} when the condition failed; return False"
+    result = submission.update_if("Orders", key, "Quantity", 99, item["Quantity"])
+    assert quantity() == 99, (
+        f"Quantity is {quantity()} after update_if(..., 'Quantity', 99, {item['Quantity']}); expected 99"
+    )
+    assert result is True, f"update_if returned {checks.short(result)} after updating; return True"
+
+
+@pytest.mark.points(1)
+def test_delete_item_removes_only_that_item(submission, aws):
+    """delete_item removes exactly the item with the given key"""
+    make_table(aws, "Person", PERSON_KEY)
+    people = aws_data.people(SEED, 5)
+    load(aws, "Person", people)
+    victim = people[2]["PersonID"]
+    submission.delete_item("Person", {"PersonID": victim})
+    left = sorted(p["PersonID"] for p in checks.scan_items(aws.client("dynamodb"), "Person"))
+    assert victim not in left, f"{victim} is still in the table after delete_item"
+    want = sorted(p["PersonID"] for p in people if p["PersonID"] != victim)
+    assert left == want, f"delete_item removed other items too: the table holds {left}, expected {want}"
