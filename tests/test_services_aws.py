@@ -240,3 +240,21 @@ def test_batch_write_over_25_requests_is_refused_like_dynamodb(aws: AwsService) 
     assert "less than or equal to 25" in refused.value.response["Error"]["Message"]
     dynamodb.batch_write_item(RequestItems={"batch": requests[:25]})
     assert dynamodb.scan(TableName="batch", Select="COUNT")["Count"] == 25
+
+
+def test_put_objects_seeds_a_bucket_the_api_then_lists(aws: AwsService) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="seeded")
+    objects = {f"day-{n // 100:02d}/part-{n:04d}.json": f'{{"n": {n}}}'.encode() for n in range(1500)}
+    aws.put_objects("seeded", objects)
+    listed = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="seeded")
+              for o in page.get("Contents", [])]
+    assert listed == sorted(objects)
+    assert s3.get_object(Bucket="seeded", Key="day-07/part-0712.json")["Body"].read() == b'{"n": 712}'
+
+
+def test_put_objects_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    external.client("s3").create_bucket(Bucket="remote")
+    external.put_objects("remote", {"a/1": b"one", "a/2": b"two"})
+    assert aws.client("s3").get_object(Bucket="remote", Key="a/2")["Body"].read() == b"two"
