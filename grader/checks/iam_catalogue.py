@@ -7,6 +7,7 @@ loaded, CatalogueUnavailable says which and why, so a check can skip with that r
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -21,8 +22,7 @@ ACCESS_LEVELS = ("Permissions management", "Write", "Tagging", "Read", "List")
 
 # parliament findings that make a policy invalid for grading (the rest are advice).
 LINT_ERRORS = frozenset({
-    "MALFORMED", "MALFORMED_JSON", "INVALID_ARN", "UNKNOWN_OPERATOR", "MISMATCHED_TYPE",
-    "RESOURCE_MISMATCH", "INVALID_SID", "DUPLICATE_SID", "NO_VERSION", "INVALID_VERSION",
+    "MALFORMED", "MALFORMED_JSON", "INVALID_ARN", "UNKNOWN_OPERATOR", "MISMATCHED_TYPE", "INVALID_SID", "DUPLICATE_SID", "NO_VERSION", "INVALID_VERSION",
     "OLD_VERSION", "UNKNOWN_PRINCIPAL",
 })
 
@@ -171,7 +171,7 @@ def unknown_actions(policy: Policy) -> list[str]:
             if any(c in prefix for c in "*?"):
                 problems.append(f'{statement.label}: "{pattern}" matches no AWS action')
             elif not is_service(prefix):
-                close = difflib.get_close_matches(prefix.lower(), services(), n=1)
+                close = difflib.get_close_matches(prefix.lower(), services(), n=1, cutoff=0.5)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
                 problems.append(f'{statement.label}: "{pattern}": there is no AWS service with the prefix "{prefix}"{hint}')
             else:
@@ -205,29 +205,44 @@ def lint(text: str) -> list[LintFinding]:
     ]
 
 
-def lint_errors(text: str, policy: Policy) -> list[str]:
-    """parliament's findings that make the policy wrong, in a learner's words.
+def lint_errors(text: str) -> list[str]:
+    """parliament's findings that make the policy wrong (malformed elements, bad ARNs, operators).
 
-    RESOURCE_MISMATCH is kept only for actions the policy names literally: an `s3:*` on an object
-    ARN makes parliament list every bucket-level action, which is the probe's job to report.
+    Unknown actions and actions without a matching resource are left to `unknown_actions` and
+    `resource_mismatches`, which use the newer catalogue and name the statement.
     """
-    literal = {a.lower() for s in policy.statements for a in (s.actions or ()) if not any(c in a for c in "*?")}
-    messages: list[str] = []
-    for finding in lint(text):
-        if finding.issue not in LINT_ERRORS:
+    return [f.message for f in lint(text) if f.issue in LINT_ERRORS]
+
+
+def resource_mismatches(policy: Policy) -> list[str]:
+    """Feedback for every action named in full whose statement lists no resource it can act on."""
+    problems: list[str] = []
+    for statement in policy.statements:
+        if statement.resources is None:
             continue
-        if finding.issue == "RESOURCE_MISMATCH":
-            where = f"line {finding.line}: " if finding.line else ""
-            for entry in finding.detail if isinstance(finding.detail, list) else []:
-                action = str(entry.get("action", ""))
-                if action.lower() in literal:
-                    messages.append(
-                        f"{where}{action} cannot act on any Resource of its statement; "
-                        f"it needs an ARN of the form {entry.get('required_format')}"
-                    )
-            continue
-        messages.append(finding.message)
-    return messages
+        for action in statement.actions or ():
+            if any(c in action for c in "*?"):
+                continue
+            why = explain_resource_mismatch(action, statement.resources)
+            if why:
+                problems.append(f"{statement.label}: {why}, so it never applies")
+    return problems
+
+
+_FILLS = ("", "x", "/x", "x/x", ":x")
+
+
+def could_name(pattern: str, regex: re.Pattern[str]) -> bool:
+    """Whether some ARN matched by the Resource pattern (wildcards filled in) fits `regex`."""
+    pieces = re.split(r"([*?])", pattern)
+    wild = [i for i, p in enumerate(pieces) if p in ("*", "?")][:3]
+    for fills in itertools.product(_FILLS, repeat=len(wild)):
+        trial = list(pieces)
+        for i, fill in zip(wild, fills):
+            trial[i] = fill if trial[i] == "*" else "x"
+        if regex.fullmatch("".join(p if p not in ("*", "?") else "x" for p in trial)):
+            return True
+    return False
 
 
 def _article(noun: str) -> str:
@@ -242,14 +257,14 @@ def explain_resource_mismatch(action: str, patterns: Sequence[str]) -> str | Non
             return f'{info.name} does not support resource-level permissions: it needs "Resource": "*"'
         return None
     wanted = [template_regex(t.arn) for t in info.resource_types]
-    if any(p == "*" or any(w.fullmatch(p) for w in wanted) for p in patterns):
+    if any(p == "*" or any(could_name(p, w) for w in wanted) for p in patterns):
         return None
     prefix = info.name.split(":", 1)[0]
     service = _services()[prefix.lower()]
     kinds = []
     for pattern in patterns:
-        kind = next((name for name, r in service["resources"].items() if template_regex(r["arn"]).fullmatch(pattern)), None)
-        kinds.append(f"{pattern} names {_article(kind)} {kind}" if kind else f"{pattern} does not")
+        kind = next((name for name, r in service["resources"].items() if could_name(pattern, template_regex(r["arn"]))), None)
+        kinds.append(f"{pattern} names {_article(kind)} {kind}" if kind else f"{pattern} names none of them")
     types = sorted(info.resource_types, key=lambda t: t.arn.count("${"))
     needs = " or ".join(f"{_article(t.name)} {t.name} ({t.arn.replace('${Partition}', 'aws')})" for t in types)
     return f"{info.name} acts on {needs}, but {'; '.join(kinds)}"
