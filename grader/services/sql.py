@@ -508,22 +508,19 @@ class SqliteSession:
 
     def probe_insert(self, text: str) -> str:
         """Try a trusted INSERT and undo it: "accepted", "foreign_key" (refused by a foreign key) or the error."""
+        self.conn.commit()
         try:
-            self.conn.execute("SAVEPOINT probe")
-            try:
-                self.conn.execute(to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql"))))
-                self.conn.execute("RELEASE probe")
-                self.conn.execute("SAVEPOINT probe")  # deferred constraints are checked at commit
-                self.conn.commit()
-            finally:
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.execute("ROLLBACK TO probe")
+            self.conn.execute("BEGIN")
+            self.conn.execute(to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql"))))
+            # a deferred foreign key is checked at COMMIT; foreign_key_check sees what COMMIT would refuse
+            if self.conn.execute("PRAGMA foreign_key_check").fetchall():
+                return "foreign_key"
         except sqlite3.IntegrityError as exc:
-            self.conn.rollback()
             return "foreign_key" if "FOREIGN KEY" in str(exc).upper() else f"refused: {exc}"
         except sqlite3.Error as exc:
-            self.conn.rollback()
             return f"error: {exc}"
+        finally:
+            self.conn.rollback()
         return "accepted"
 
 
@@ -615,6 +612,37 @@ class MysqlUrl:
         if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
             raise ServiceError(f"--mysql-url must look like mysql://user:password@host:3306, not {url!r}")
         return cls(parts.hostname or "127.0.0.1", parts.port or 3306, unquote(parts.username or "root"), unquote(parts.password or ""))
+
+
+def _mysql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    from pymysql.converters import escape_string
+
+    return "'" + escape_string(str(value)) + "'"
+
+
+def mysql_inserts(instance: SqlInstance, batch: int = 2000) -> list[str]:
+    """Multi-row INSERT statements that load the instance on MySQL, built once and cached by the instance's key."""
+    import json
+
+    path = cache_dir() / f"{instance.key}.mysql.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    statements = []
+    for table, columns, rows in instance.tables():
+        head = f"INSERT INTO `{table}` ({', '.join(columns)}) VALUES "
+        for start in range(0, len(rows), batch):
+            values = ",".join("(" + ",".join(_mysql_literal(v) for v in row) + ")" for row in rows[start : start + batch])
+            statements.append(head + values)
+    partial = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    partial.write_text(json.dumps(statements), encoding="utf-8")
+    os.replace(partial, path)
+    return statements
 
 
 class MysqlSession:
@@ -775,11 +803,8 @@ class MysqlBackend:
             cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
             for statement in instance.ddl("mysql"):
                 cursor.execute(statement)
-            for table, columns, rows in instance.tables():
-                marks = ", ".join("%s" for _ in columns)
-                sql = f"INSERT INTO `{table}` ({', '.join(columns)}) VALUES ({marks})"
-                for start in range(0, len(rows), 5000):
-                    cursor.executemany(sql, rows[start : start + 5000])
+            for statement in mysql_inserts(instance):
+                cursor.execute(statement)
             cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
     def _database(self, instance: SqlInstance) -> str:
