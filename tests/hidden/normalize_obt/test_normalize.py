@@ -1,0 +1,85 @@
+"""Hidden tests of normalize_obt: the learner's script run on fresh copies of the public and hidden OBTs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.orders_obt import (
+    COLUMNS, CUSTOMER_ATTRIBUTES, CUSTOMER_KEY, HIDDEN, PRODUCT_ATTRIBUTES, PRODUCT_KEY, PUBLIC, TABLE, ObtInstance,
+)
+from grader.checks.schema import Entity, check_foreign_key, check_lossless, check_primary_keys, check_redundancy
+from grader.services.sql import SqlError
+
+FILENAME = "normalize.sql"
+ENTITIES = (Entity("customers", CUSTOMER_KEY, CUSTOMER_ATTRIBUTES), Entity("products", PRODUCT_KEY, PRODUCT_ATTRIBUTES))
+CHECKS = ("keys", "foreign_keys", "redundancy", "lossless")
+_OUTCOMES: dict[tuple[str, str, str], dict[str, str | None]] = {}
+
+
+def _grade(db: Any, instance: ObtInstance) -> dict[str, str | None]:
+    keys = check_primary_keys(db, ("customers", "products", "orders"))
+    if keys:
+        return dict.fromkeys(CHECKS, keys)
+    return {
+        "keys": None,
+        "foreign_keys": check_foreign_key(db, "orders", "customers") or check_foreign_key(db, "orders", "products"),
+        "redundancy": check_redundancy(db, ENTITIES, source=TABLE),
+        "lossless": check_lossless(db, "orders", COLUMNS, instance.rows()),
+    }
+
+
+def outcomes(sql: Any, exercise: Any, workspace: Path, instance: ObtInstance) -> dict[str, str | None]:
+    """Every check's feedback for the learner's script on `instance`, run once per grade."""
+    path = workspace / FILENAME
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    key = (sql.backend, instance.key, text)
+    if key not in _OUTCOMES:
+        with sql.session(instance, timeout=exercise.timeout, protected=[TABLE]) as db:
+            try:
+                db.run_script(text, filename=FILENAME)
+            except SqlError as exc:
+                _OUTCOMES[key] = dict.fromkeys(CHECKS, str(exc))
+            else:
+                _OUTCOMES[key] = _grade(db, instance)
+    return _OUTCOMES[key]
+
+
+@pytest.mark.points(3)
+def test_tables_have_primary_keys(sql, exercise, workspace: Path) -> None:
+    """customers, products and orders exist, each with a primary key"""
+    problem = outcomes(sql, exercise, workspace, PUBLIC)["keys"]
+    assert problem is None, problem
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("Declare FOREIGN KEY (...) REFERENCES customers (...) as a table constraint of orders.")
+def test_foreign_keys_are_enforced(sql, exercise, workspace: Path) -> None:
+    """orders has enforced foreign keys to customers and products"""
+    problem = outcomes(sql, exercise, workspace, PUBLIC)["foreign_keys"]
+    assert problem is None, problem
+
+
+@pytest.mark.points(3)
+@pytest.mark.hint("A customer is identified by name and phone, a product by SKU.")
+def test_no_redundancy(sql, exercise, workspace: Path) -> None:
+    """each customer and each product stored once, attributes in one table"""
+    problem = outcomes(sql, exercise, workspace, PUBLIC)["redundancy"]
+    assert problem is None, problem
+
+
+@pytest.mark.points(3)
+def test_lossless(sql, exercise, workspace: Path) -> None:
+    """joining the tables back gives exactly the rows of orders_obt"""
+    problem = outcomes(sql, exercise, workspace, PUBLIC)["lossless"]
+    assert problem is None, problem
+
+
+@pytest.mark.points(2)
+@pytest.mark.hint("Two customers can share a name; one customer can buy the same product twice.")
+def test_works_on_hidden_tables(sql, exercise, workspace: Path) -> None:
+    """the same script works on hidden orders_obt tables"""
+    for instance in HIDDEN:
+        for check, problem in outcomes(sql, exercise, workspace, instance).items():
+            assert problem is None, f"On a hidden orders_obt table ({check}): {problem}"
