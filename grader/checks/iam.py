@@ -144,6 +144,7 @@ class Evaluation:
 
     @property
     def allowed(self) -> bool:
+        """Whether the request is allowed."""
         return self.decision is Decision.ALLOW
 
 

@@ -65,6 +65,7 @@ class LintFinding:
 
     @property
     def message(self) -> str:
+        """The finding in a learner's words, with its line."""
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.title}: {self.detail}" if self.detail else f"{where}{self.title}"
 

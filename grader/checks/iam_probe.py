@@ -33,6 +33,7 @@ class Grant:
     resources: tuple[str, ...]
 
     def permits(self, action: str, resource: str) -> bool:
+        """Whether this grant covers `action` on `resource`."""
         return any(action_matches(a, action) for a in self.actions) and any(
             resource_matches(r, resource) for r in self.resources
         )
@@ -67,6 +68,7 @@ class OverGrant:
 
     @property
     def statement(self) -> Statement:
+        """The Allow statement that grants the request."""
         assert self.evaluation.statement is not None
         return self.evaluation.statement
 

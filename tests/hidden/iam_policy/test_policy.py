@@ -18,11 +18,13 @@ REQUIREMENTS = ("list_raw", "read_raw", "write_processed", "read_orders")
 
 
 def bullets(lines: list[str] | tuple[str, ...]) -> str:
+    """Lines as a bulleted list."""
     return "\n".join(f"- {line}" for line in lines)
 
 
 @pytest.fixture
 def text(workspace: Path) -> str:
+    """The learner's policy.json, as text."""
     path = workspace / "policy.json"
     if not path.is_file():
         pytest.fail("policy.json is missing from your exercise folder")
@@ -31,6 +33,7 @@ def text(workspace: Path) -> str:
 
 @pytest.fixture
 def policy(text: str) -> Policy:
+    """The learner's policy, parsed; the check fails if it does not parse."""
     try:
         return parse_policy(text)
     except PolicyError:
@@ -40,6 +43,7 @@ def policy(text: str) -> Policy:
 
 @pytest.fixture
 def scenario(exercise: Exercise) -> Scenario:
+    """The seeded scenario named by exercise.toml."""
     return make_scenario(int(exercise.config.get("seed", DEFAULT_SEED)))
 
 
