@@ -38,10 +38,19 @@ SERVICES: dict[str, str] = {
 
 
 def factory(name: str) -> Callable[[ServiceOptions], Service]:
-    """The factory of service `name`, imported on first use."""
+    """The factory of service `name`, imported on first use; with `docker`, in a container."""
     try:
         target = SERVICES[name]
     except KeyError:
         raise UsageError(f"unknown service {name!r}; known services: {', '.join(sorted(SERVICES))}") from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    make = getattr(importlib.import_module(module), attr)
+
+    def build(options: ServiceOptions) -> Service:
+        if not options.docker:
+            return make(options)
+        from grader.services import docker
+
+        return docker.wrap(name, options, make)
+
+    return build
