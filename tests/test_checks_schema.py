@@ -1,0 +1,109 @@
+"""Schema checks on hand-made good and bad normalizations of orders_obt, on SQLite (and MySQL when given)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fixtures.orders_obt import HIDDEN, COLUMNS, CUSTOMER_ATTRIBUTES, CUSTOMER_KEY, PRODUCT_ATTRIBUTES, PRODUCT_KEY, PUBLIC, TABLE
+from grader.checks.schema import Entity, check_foreign_key, check_lossless, check_primary_keys, check_redundancy
+from grader.services.sql import QueryFailed, SqlService
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL_URL = os.environ.get("GRADER_MYSQL_URL")
+GOOD = (ROOT / "solutions/normalize_obt/normalize.sql").read_text()
+ENTITIES = (Entity("customers", CUSTOMER_KEY, CUSTOMER_ATTRIBUTES), Entity("products", PRODUCT_KEY, PRODUCT_ATTRIBUTES))
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("mysql", marks=pytest.mark.skipif(
+    not MYSQL_URL, reason="set GRADER_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306) to run the MySQL tests"))])
+def sql(request: pytest.FixtureRequest) -> Iterator[SqlService]:
+    service = SqlService(MYSQL_URL if request.param == "mysql" else None)
+    service.start()
+    yield service
+    service.stop()
+
+
+def _run(sql: SqlService, script: str, instance=PUBLIC):  # -> context manager of a session with the script applied
+    class Applied:
+        def __enter__(self):
+            self.cm = sql.session(instance, protected=[TABLE])
+            db = self.cm.__enter__()
+            db.run_script(script, filename="normalize.sql")
+            return db
+
+        def __exit__(self, *exc):
+            return self.cm.__exit__(*exc)
+
+    return Applied()
+
+
+def test_the_reference_schema_passes_every_check(sql: SqlService) -> None:
+    with _run(sql, GOOD) as db:
+        assert check_primary_keys(db, ("customers", "products", "orders")) is None
+        assert check_foreign_key(db, "orders", "customers") is None
+        assert check_foreign_key(db, "orders", "products") is None
+        assert check_redundancy(db, ENTITIES, source=TABLE) is None
+        assert check_lossless(db, "orders", COLUMNS, PUBLIC.rows()) is None
+
+
+def test_a_missing_primary_key_is_named(sql: SqlService) -> None:
+    script = GOOD.replace("order_id INT AUTO_INCREMENT PRIMARY KEY,", "order_id INT,").replace(
+        "INSERT INTO orders (customer_id", "INSERT INTO orders (customer_id")
+    with _run(sql, script) as db:
+        assert check_primary_keys(db, ("customers", "products", "orders")) == (
+            "The table orders has no primary key. Declare one: PRIMARY KEY (...).")
+
+
+def test_a_foreign_key_declared_but_not_enforceable_is_caught(sql: SqlService) -> None:
+    # customers keyed by (name, phone); orders.customer_id references a column that is neither key nor unique
+    script = GOOD.replace("customer_id INT AUTO_INCREMENT PRIMARY KEY,", "customer_id INT NOT NULL, KEY (customer_id),").replace(
+        "UNIQUE (customer_name, customer_phone)", "PRIMARY KEY (customer_name, customer_phone)").replace(
+        "INSERT INTO customers (customer_name,", "INSERT INTO customers (customer_id, customer_name,").replace(
+        "SELECT DISTINCT customer_name, customer_phone, customer_address FROM orders_obt",
+        "SELECT DISTINCT 1, customer_name, customer_phone, customer_address FROM orders_obt")
+    if sql.backend == "sqlite":  # SQLite refuses to use such a key: the learner sees it while filling orders
+        with pytest.raises(QueryFailed, match="foreign key mismatch"):
+            with _run(sql, script):
+                pass
+        return
+    # a MyISAM table accepts FOREIGN KEY clauses in its CREATE TABLE and never enforces them
+    head, _, tail = GOOD.rpartition(") ENGINE=InnoDB;")
+    script = head + ") ENGINE=MyISAM;" + tail
+    with _run(sql, script) as db:
+        message = check_foreign_key(db, "orders", "customers")
+    assert message is not None and ("not enforced" in message or "declares no foreign key" in message)
+
+
+def test_product_attributes_copied_into_orders_are_redundant(sql: SqlService) -> None:
+    script = GOOD.replace("order_amount DECIMAL(8,2) NOT NULL,", "order_amount DECIMAL(8,2) NOT NULL,\n  product_brand VARCHAR(40),").replace(
+        "INSERT INTO orders (customer_id, product_id, order_date_time, order_amount)\nSELECT c.customer_id, p.product_id, o.order_date_time, o.order_amount",
+        "INSERT INTO orders (customer_id, product_id, order_date_time, order_amount, product_brand)\n"
+        "SELECT c.customer_id, p.product_id, o.order_date_time, o.order_amount, o.product_brand")
+    with _run(sql, script) as db:
+        message = check_redundancy(db, ENTITIES, source=TABLE)
+    assert message == ("product_brand is stored in orders as well as in products: keep each attribute in one "
+                       "table and reach it through the foreign key.")
+
+
+def test_a_customer_stored_twice_is_redundant(sql: SqlService) -> None:
+    script = GOOD.replace("UNIQUE (customer_name, customer_phone)", "order_marker INT").replace(
+        "SELECT DISTINCT customer_name, customer_phone, customer_address FROM orders_obt",
+        "SELECT customer_name, customer_phone, customer_address FROM orders_obt").replace(
+        "JOIN customers AS c ON c.customer_name = o.customer_name AND c.customer_phone = o.customer_phone",
+        "JOIN (SELECT MIN(customer_id) AS customer_id, customer_name, customer_phone FROM customers "
+        "GROUP BY customer_name, customer_phone) AS c ON c.customer_name = o.customer_name AND c.customer_phone = o.customer_phone")
+    with _run(sql, script) as db:
+        message = check_redundancy(db, ENTITIES, source=TABLE)
+    assert message is not None and message.startswith("customers stores the same customer_name, customer_phone more than once")
+
+
+def test_a_lossy_split_is_caught(sql: SqlService) -> None:
+    # customers identified by name only: customers who share a name collapse, orders multiply in the join
+    script = GOOD.replace("JOIN customers AS c ON c.customer_name = o.customer_name AND c.customer_phone = o.customer_phone",
+                          "JOIN customers AS c ON c.customer_name = o.customer_name")
+    with _run(sql, script, HIDDEN[0]) as db:
+        message = check_lossless(db, "orders", COLUMNS, HIDDEN[0].rows())
+    assert message is not None and "the split is lossy" in message
