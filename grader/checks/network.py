@@ -548,10 +548,17 @@ def world_open_rules(network: Network, group_id: str) -> list[Block]:
     return found
 
 
-def all_traffic_rules(network: Network, subnet_ids: Iterable[str] | None = None) -> list[Block]:
-    """Inbound security group rules and ACL allow entries that admit every port (or every protocol)."""
+def all_traffic_rules(network: Network, subnet_ids: Iterable[str] | None = None,
+                      group_ids: Iterable[str] | None = None) -> list[Block]:
+    """Inbound security group rules and ACL allow entries that admit every port (or every protocol).
+
+    Looks at the given groups and the ACLs the given subnets use (default: all of them).
+    """
     found: list[Block] = []
+    groups = set(group_ids) if group_ids is not None else set(network.security_groups)
     for group_id, group in sorted(network.security_groups.items()):
+        if group_id not in groups:
+            continue
         for perm in group.get("IpPermissions") or ():
             if str(perm.get("IpProtocol")) in ALL_PROTOCOLS or _ports(perm) == (0, 65535):
                 found.append(Block("security-group", network.label(group_id),
