@@ -1,9 +1,39 @@
 """dataeng-grader: auto-graded exercises for the source systems of data engineering.
 
 What hidden tests use is exported here; markers are `pytest.mark.points`, `.visibility`, `.hint`.
+Checkers are imported on first use, so `import grader` stays light.
 """
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from grader.sandbox import SubmissionError, SubmissionTimeout
 
-__all__ = ["SubmissionError", "SubmissionTimeout"]
+_LAZY = {
+    "QueryCheck": "grader.checks.sql",
+    "check_query": "grader.checks.sql",
+    "compare": "grader.checks.sql",
+    "Entity": "grader.checks.schema",
+    "check_primary_keys": "grader.checks.schema",
+    "check_foreign_key": "grader.checks.schema",
+    "check_redundancy": "grader.checks.schema",
+    "check_lossless": "grader.checks.schema",
+    "SqlError": "grader.services.sql",
+    "evaluate": "grader.checks.iam",
+    "parse_policy": "grader.checks.iam",
+    "Request": "grader.checks.iam",
+    "Decision": "grader.checks.iam",
+    "PolicyError": "grader.checks.iam",
+}
+
+__all__ = ["SubmissionError", "SubmissionTimeout", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'grader' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
