@@ -29,6 +29,24 @@ def first_difference(got: object, want: dict) -> str:
     return ""
 
 
+def show(value: object, limit: int = 160) -> str:
+    """`value` as short JSON for a feedback message."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_mismatch(got: list, want: list) -> str:
+    """Where two lists first differ, as 'position i: got X, expected Y'."""
+    for index, (mine, theirs) in enumerate(zip(got, want)):
+        if mine != theirs:
+            return f"position {index} is {show(mine)}, expected {show(theirs)}"
+    if len(got) > len(want):
+        return f"{len(got) - len(want)} item(s) too many, from position {len(want)}: {show(got[len(want)])}"
+    if len(got) < len(want):
+        return f"{len(want) - len(got)} item(s) missing, from position {len(got)}: {show(want[len(got)])}"
+    return ""
+
+
 def check_lines(submission, sample: logs.LogSample, predicate) -> None:
     for line, truth in zip(sample.lines, sample.truth):
         if not predicate(line, truth):
@@ -68,12 +86,13 @@ def test_parse_line_generated(submission):
 def test_parse_line_malformed(submission):
     """parse_line returns None for malformed lines"""
     rng = random.Random(5)
-    for maker in logs.MALFORMED:
+    for reason, maker in logs.MALFORMED:
         moment = logs.dt.datetime(2025, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
                                   rng.randint(0, 59))
         line = maker("user added a product x to their cart", moment, rng.randint(10000, 99999))
         got = submission.parse_line(line)
-        assert got is None, f"parse_line({line!r}) returned a record; the line is malformed, expected None"
+        assert got is None, (f"parse_line({line!r}) returned {show(got)}, expected None: the line is "
+                             f"malformed ({reason})")
 
 
 @pytest.mark.points(2)
@@ -95,17 +114,38 @@ def test_parse_log(submission):
         sample = logs.generate(seed, lines=150)
         got = submission.parse_log(sample.text)
         assert isinstance(got, dict) and set(got) >= {"records", "malformed"}, (
-            f"parse_log must return a dict with keys 'records' and 'malformed', got "
-            f"{json.dumps(got)[:200]}")
-        assert got["malformed"] == sample.malformed, (
-            f"parse_log: 'malformed' is {got['malformed'][:10]}..., expected line numbers "
-            f"{sample.malformed[:10]}... ({len(sample.malformed)} malformed lines in all)")
-        records = got["records"]
-        assert len(records) == len(sample.records), (
-            f"parse_log returned {len(records)} records; the log holds {len(sample.records)}")
+            f"parse_log must return a dict with keys 'records' and 'malformed', got {show(got, 200)}")
+        malformed, records = got["malformed"], got["records"]
+        assert isinstance(malformed, list) and isinstance(records, list), (
+            "parse_log: 'records' and 'malformed' must both be lists")
+        shifted = [n + 1 if isinstance(n, int) else n for n in malformed]
+        assert shifted != sample.malformed, (
+            "parse_log: every number in 'malformed' is one less than the malformed line's number: "
+            "count lines from 1, not from 0")
+        missing = [n for n in sample.malformed if n not in malformed]
+        if missing:
+            n = missing[0]
+            pytest.fail(f"parse_log: line {n} {sample.lines[n - 1]!r} is malformed but is not in "
+                        f"'malformed' (line numbers count from 1, blank lines included); "
+                        f"{len(missing)} malformed line(s) missing in all")
+        extra = [n for n in malformed if n not in sample.malformed]
+        if extra:
+            n = extra[0]
+            kind = ("is not a line of the log" if not isinstance(n, int) or not 1 <= n <= len(sample.lines)
+                    else "is blank" if sample.truth[n - 1] == "" else "holds a record")
+            line = f" {sample.lines[n - 1]!r}" if "line of" not in kind else ""
+            pytest.fail(f"parse_log: 'malformed' lists line {show(n)}{line}, but that line {kind} "
+                        f"(line numbers count from 1, blank lines included)")
+        assert malformed == sample.malformed, (
+            f"parse_log: 'malformed' holds the right lines but not once each in file order: "
+            f"{first_mismatch(malformed, sample.malformed)}")
+        numbers = [i + 1 for i, t in enumerate(sample.truth) if isinstance(t, dict)]
         for index, (mine, want) in enumerate(zip(records, sample.records)):
             problem = first_difference(mine, want)
-            assert not problem, f"parse_log: record {index} (in file order): {problem}"
+            assert not problem, (f"parse_log: record {index} (line {numbers[index]}, in file order): "
+                                 f"{problem}")
+        assert len(records) == len(sample.records), (
+            f"parse_log returned {len(records)} records; the log holds {len(sample.records)}")
 
 
 @pytest.mark.points(2)
@@ -146,8 +186,15 @@ def test_filter_by_level(submission):
     for level in LEVEL_ORDER:
         want = [r for r in records if LEVEL_ORDER.index(r["level"]) >= LEVEL_ORDER.index(level)]
         got = submission.filter_by_level(records, level)
-        assert got == want, (f"filter_by_level(records, {level!r}) returned {len(got)} records, "
-                             f"expected {len(want)} (levels at or above {level!r}, original order)")
+        assert isinstance(got, list), f"filter_by_level must return a list of records, got {show(got)}"
+        if got != want:
+            dropped = [r["level"] for r in want if r not in got]
+            kept = [r["level"] for r in got if r not in want]
+            why = (f"it drops records of level {dropped[0]!r}" if dropped
+                   else f"it keeps records of level {kept[0]!r}" if kept
+                   else f"the order differs: {first_mismatch(got, want)}")
+            pytest.fail(f"filter_by_level(records, {level!r}) returned {len(got)} records, expected "
+                        f"{len(want)} (levels at or above {level!r}, in their original order): {why}")
     try:
         got = submission.filter_by_level(records, "verbose")
     except SubmissionError as exc:
@@ -165,5 +212,7 @@ def test_failures_per_user(submission):
     records = logs.generate(13, lines=200, malformed=0, blank=0).records
     got = submission.failures_per_user(records)
     want = logs.failures_per_user(records)
-    assert got == want, (f"failures_per_user returned {json.dumps(got[:5])}...; expected "
-                         f"{json.dumps(want[:5])}... ({len(want)} users with failures)")
+    assert isinstance(got, list), (f"failures_per_user must return a list of dicts like "
+                                   f"{show(want[:1])}, got {show(got)}")
+    assert got == want, (f"failures_per_user: {first_mismatch(got, want)} "
+                         f"({len(want)} users with failures in all)")
