@@ -172,6 +172,10 @@ def test_database_group_allowing_the_wrong_source_blocks_the_app_and_opens_the_a
     assert str(block) == ("security-group sg-db (lab-db): no rule allows inbound tcp 3306 from app "
                           "(10.0.0.20 or its groups)")
     assert _verdicts(data, [(ALB_A, DB, 3306)])["alb (zone a) -> db:3306"] == []
+    network = Network.from_describe(data)
+    assert network.sg_allowing(DB.security_groups, False, ALB_A, 3306) == [
+        "sg-db (lab-db) inbound tcp 3306 from sg-alb (lab-alb)"]
+    assert network.sg_allowing(DB.security_groups, False, APP, 3306) == []
 
 
 def test_acl_without_the_ephemeral_return_rule_blocks_replies() -> None:

@@ -321,9 +321,10 @@ class Network:
         return Block("network-acl", self.label(acl["NetworkAclId"]),
                      f"{direction} {what} {toward} {peer_ip}, {reasons}")
 
-    def sg_allows(self, groups: Sequence[str], egress: bool, peer: Endpoint, port: int) -> bool:
-        """True when any of the groups lets TCP `port` in from (or out to) `peer`."""
+    def sg_allowing(self, groups: Sequence[str], egress: bool, peer: Endpoint, port: int) -> list[str]:
+        """The rules of the groups that let TCP `port` in from (or out to) `peer`, in words."""
         peer_ip = ipaddress.ip_address(peer.ip)
+        found: list[str] = []
         for group_id in groups:
             group = self.security_groups.get(group_id)
             if group is None:
@@ -334,11 +335,17 @@ class Network:
                 lo, hi = _ports(perm)
                 if not lo <= port <= hi:
                     continue
-                if any(peer_ip in ipaddress.ip_network(r["CidrIp"]) for r in perm.get("IpRanges") or ()):
-                    return True
-                if any(p.get("GroupId") in peer.security_groups for p in perm.get("UserIdGroupPairs") or ()):
-                    return True
-        return False
+                sources = [r["CidrIp"] for r in perm.get("IpRanges") or () if peer_ip in ipaddress.ip_network(r["CidrIp"])]
+                sources += [self.label(p["GroupId"]) for p in perm.get("UserIdGroupPairs") or ()
+                            if p.get("GroupId") in peer.security_groups]
+                direction = "outbound" if egress else "inbound"
+                found.extend(f"{self.label(group_id)} {direction} {describe_permission(perm)} "
+                             f"{'to' if egress else 'from'} {source}" for source in sources)
+        return found
+
+    def sg_allows(self, groups: Sequence[str], egress: bool, peer: Endpoint, port: int) -> bool:
+        """True when any of the groups lets TCP `port` in from (or out to) `peer`."""
+        return bool(self.sg_allowing(groups, egress, peer, port))
 
     def sg_check(self, endpoint: Endpoint, egress: bool, peer: Endpoint, port: int) -> Block | None:
         """A Block when the endpoint's security groups do not allow the traffic."""
