@@ -37,10 +37,15 @@ def make_stream(aws, shards: int = 4) -> list[dict]:
     """A stream with several shards holding seeded click events; returns the events with their shard."""
     kinesis = aws.client("kinesis")
     kinesis.create_stream(StreamName=STREAM, ShardCount=shards)
-    placed = []
-    for event in aws_data.click_events(SEED, 120, users=30):
-        response = kinesis.put_record(StreamName=STREAM, Data=event["data"].encode(), PartitionKey=event["key"])
-        placed.append({**event, "shard_id": response["ShardId"], "sequence_number": response["SequenceNumber"]})
+    events = aws_data.click_events(SEED, 120, users=30)
+    response = kinesis.put_records(
+        StreamName=STREAM, Records=[{"Data": e["data"].encode(), "PartitionKey": e["key"]} for e in events]
+    )
+    assert not response.get("FailedRecordCount"), f"exercise defect: seeding the stream failed: {response}"
+    placed = [{**e, "shard_id": r["ShardId"], "sequence_number": r["SequenceNumber"]}
+              for e, r in zip(events, response["Records"])]
+    # the truth is the order the stream gave the records: by sequence number within each shard
+    placed.sort(key=lambda p: (p["shard_id"], int(p["sequence_number"])))
     empty = set(checks.shard_ids(kinesis, STREAM)) - {p["shard_id"] for p in placed}
     assert not empty, f"exercise defect: the seeded events leave shards {sorted(empty)} empty"
     return placed
