@@ -44,7 +44,8 @@ def check_plan(submission: Any, vpc: str, zones: list[str], *counts: int) -> Non
     want_names = [f"public-{i + 1}" for i in range(counts[0])] + [f"private-{i + 1}" for i in range(counts[2])]
     if not problems and names != want_names:
         problems.append(f"the names are {names}, expected {want_names}")
-    assert not problems, f"{call}:\n" + "\n".join(f"  - {p}" for p in problems)
+    shown = problems[:6] + ([f"... and {len(problems) - 6} more"] if len(problems) > 6 else [])
+    assert not problems, f"{call}:\n" + "\n".join(f"  - {p}" for p in shown)
 
 
 def expect_rejection(submission: Any, args: tuple[Any, ...], why: str) -> None:
@@ -119,21 +120,28 @@ class Outcome:
     error: SubmissionError | None
 
 
-_OUTCOMES: dict[int, Outcome] = {}
+_OUTCOMES: dict[tuple[int, int], Outcome] = {}
 
 
-def outcome(seed: int, aws: Any, submission: Any) -> Outcome:
-    """Build network `seed`, run the learner's fix once, and keep what it left (per grading run)."""
-    if seed not in _OUTCOMES:
-        scenario = scenarios.build(aws.client, seed)
+def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest) -> Outcome:
+    """Build network `seed`, run the learner's fix once, and keep what it left (per grading session)."""
+    key = (id(request.session), seed)
+    if key not in _OUTCOMES:
+        try:
+            scenario = scenarios.build(aws.client, seed)
+        except Exception as exc:
+            if aws.backend == "moto":
+                raise
+            pytest.skip(f"the AWS endpoint {aws.endpoint_url} cannot build the lab network "
+                        f"(it needs EC2, ELBv2 and RDS): {exc}")
         error = None
         try:
             submission.fix_connectivity(scenario.vpc_id)
         except SubmissionError as exc:
             error = exc
-        _OUTCOMES[seed] = Outcome(scenario, network.load(aws.client("ec2"), scenario.vpc_id),
-                                  scenario.endpoints(aws.client), error)
-    result = _OUTCOMES[seed]
+        _OUTCOMES[key] = Outcome(scenario, network.load(aws.client("ec2"), scenario.vpc_id),
+                                 scenario.endpoints(aws.client), error)
+    result = _OUTCOMES[key]
     if result.error is not None:
         raise result.error
     return result
@@ -157,6 +165,7 @@ def path_problems(result: Outcome) -> list[str]:
 
 
 def describe_network(seed: int, result: Outcome) -> str:
+    """'network 2 (VPC vpc-..., 10.1.0.0/16)' for feedback."""
     index = scenarios.GRADING_SEEDS.index(seed) + 1
     return f"network {index} (VPC {result.scenario.vpc_id}, {result.scenario.plan.vpc_cidr})"
 
@@ -168,9 +177,9 @@ SEED_IDS = [f"network {i + 1}" for i in range(len(scenarios.GRADING_SEEDS))]
 @pytest.mark.parametrize("seed", scenarios.GRADING_SEEDS, ids=SEED_IDS)
 @pytest.mark.hint("Compare each route table, network ACL and security group with the design in the README; "
                   "ACLs are stateless, so replies need the ephemeral ports 1024-65535.")
-def test_network_is_repaired(seed, aws, submission):
+def test_network_is_repaired(seed, aws, submission, request):
     """fix_connectivity: every intended path works and every forbidden one stays closed"""
-    result = outcome(seed, aws, submission)
+    result = outcome(seed, aws, submission, request)
     lines = path_problems(result)
     refused = network.aws_rule_problems(result.state)
     if lines and refused:
@@ -200,9 +209,9 @@ def extra_rules(result: Outcome) -> list[str]:
 @pytest.mark.parametrize("seed", scenarios.GRADING_SEEDS, ids=SEED_IDS)
 @pytest.mark.hint("Revoke what the design does not list (describe_security_groups shows every rule); "
                   "never fix a path by opening 0.0.0.0/0 or all traffic.")
-def test_changes_are_minimal(seed, aws, submission):
+def test_changes_are_minimal(seed, aws, submission, request):
     """fix_connectivity opens nothing beyond the design"""
-    result = outcome(seed, aws, submission)
+    result = outcome(seed, aws, submission, request)
     if path_problems(result):
         pytest.fail(f"minimality is judged once {describe_network(seed, result)} works: "
                     "first make the matching 'every intended path works' check pass")
