@@ -108,7 +108,7 @@ def test_a_new_server_in_the_same_process_starts_empty(aws: AwsService) -> None:
         second.stop()
 
 
-def test_two_grading_processes_share_nothing(tmp_path: os.PathLike[str]) -> None:
+def test_two_grading_processes_share_nothing() -> None:
     script = (
         "from grader.services import ServiceOptions\n"
         "from grader.services.aws import make_service\n"
