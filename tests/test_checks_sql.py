@@ -109,3 +109,23 @@ def test_errors_on_hidden_databases_say_where(sql: SqlService) -> None:
     slow = "SELECT f.title, f.length FROM film f, rental a, rental b WHERE f.length < 60 GROUP BY f.title, f.length ORDER BY f.length, f.title"
     message = check_query(sql, HIDDEN[:1], slow, _solution(question.filename), question, timeout=0.3)
     assert message is not None and message.startswith("On a hidden test database:") and "0.3 s" in message
+
+
+def test_missing_and_extra_rows_keep_the_result_order() -> None:
+    expected = _result(("ZED", 300), ("AMY", 200), ("BOB", 100))
+    message = compare(expected, _result(("ZED", 300), ("CAL", 250), ("DAN", 150)), ordered=True)
+    assert message is not None
+    assert "missing:\n  AMY | 200\n  BOB | 100" in message
+    assert "should not be there:\n  CAL | 250\n  DAN | 150" in message
+
+
+def test_rows_that_differ_in_one_column_name_it_even_on_hidden_databases() -> None:
+    expected = _result(("Action", 0), ("Drama", 3), columns=("name", "films"))
+    message = compare(expected, _result(("Action", 1), ("Drama", 3)), ordered=True, show_rows=False)
+    assert message is not None and "Action" not in message
+    assert message.endswith("match expected rows except in column 2 (films).")
+
+
+def test_a_wrong_order_points_at_order_by_and_ties() -> None:
+    message = compare(EXPECTED, _result(EXPECTED.rows[1], EXPECTED.rows[0], EXPECTED.rows[2]), ordered=True)
+    assert message is not None and "ORDER BY" in message and "ties" in message

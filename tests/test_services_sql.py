@@ -156,3 +156,37 @@ def test_a_session_is_writable_private_and_enforces_foreign_keys(sql: SqlService
             db.run_script("DELETE FROM film", filename="s.sql")
     with pytest.raises(QueryFailed):
         sql.query(PUBLIC, "SELECT * FROM shelf")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("-- the question\nSELCT title FROM film", ("line 2", "Did you mean SELECT instead of SELCT?")),
+        ("SELECT title FROM film f JION film_category fc ON fc.film_id = f.film_id",
+         ("^^^^", "Did you mean JOIN instead of JION?")),
+        ("SELECT title FROM film\nORDR BY title", ("line 2", "    ORDR BY title\n", "Did you mean ORDER")),
+        ("SELECT title FROM film WHERE title = 'abc", ("is never closed",)),
+    ],
+)
+def test_a_syntax_error_shows_where_and_the_likely_typo(sql: SqlService, text: str, shown: tuple[str, ...]) -> None:
+    with pytest.raises(QueryFailed) as caught:
+        sql.query(PUBLIC, text, filename="q.sql")
+    message = str(caught.value)
+    assert message.startswith("q.sql: ")
+    for piece in shown:
+        assert piece in message
+
+
+def test_grouping_by_the_key_with_dependent_columns_runs_on_every_backend(sql: SqlService) -> None:
+    text = ("SELECT c.first_name, c.last_name, COUNT(*) FROM customer c JOIN payment p "
+            "ON p.customer_id = c.customer_id GROUP BY c.customer_id ORDER BY c.customer_id LIMIT 3")
+    customers = sorted(_rows("customer"))[:3]
+    result = sql.query(PUBLIC, text, filename="q.sql")
+    assert [r[:2] for r in result.rows] == [(c[_col("customer", "first_name")], c[_col("customer", "last_name")])
+                                            for c in customers]
+
+
+def test_mysql_errors_do_not_name_the_graders_own_databases(sql: SqlService) -> None:
+    with pytest.raises(QueryFailed) as caught:
+        sql.query(PUBLIC, "SELECT f.titel FROM film f", filename="q.sql")
+    assert "grader_" not in str(caught.value) and "titel" in str(caught.value)

@@ -65,8 +65,8 @@ def compare(
     got = normalize_rows(actual.rows, precision)
     want_count, got_count = Counter(want), Counter(got)
     if want_count != got_count:
-        missing = list((want_count - got_count).elements())
-        extra = list((got_count - want_count).elements())
+        missing = _in_order(want, want_count - got_count)
+        extra = _in_order(got, got_count - want_count)
         if len(got) == len(want):
             parts = [f"Your query returned the right number of rows ({len(got)}), but not the right rows."]
         else:
@@ -75,23 +75,48 @@ def compare(
         if missing:
             parts.append(f"{_plural(len(missing), 'expected row')} {'is' if len(missing) == 1 else 'are'} missing{where}.")
             if show_rows:
-                parts[-1] = parts[-1][:-1] + ":\n" + _show(sorted(missing, key=_sort_key))
+                parts[-1] = parts[-1][:-1] + ":\n" + _show(missing)
         if extra:
             parts.append(f"{_plural(len(extra), 'row')} should not be there{where}.")
             if show_rows:
-                parts[-1] = parts[-1][:-1] + ":\n" + _show(sorted(extra, key=_sort_key))
+                parts[-1] = parts[-1][:-1] + ":\n" + _show(extra)
+        columns = _differing_columns(missing, extra)
+        if columns:
+            names = ", ".join(f"{i + 1} ({expected.columns[i]})" for i in columns)
+            parts.append(f"Your rows that are not expected match expected rows except in column{'s' if len(columns) > 1 else ''} {names}.")
         return "\n".join(parts)
     if ordered and want != got:
         index = next(i for i, (a, b) in enumerate(zip(want, got)) if a != b)
-        message = f"The rows are right but in the wrong order: row {index + 1} differs."
+        message = (f"The rows are right but in the wrong order: row {index + 1} differs. Check your ORDER BY "
+                   "against the question, including how it breaks ties.")
         if show_rows:
             message += f"\nExpected row {index + 1}:\n{_show([want[index]])}\nYour row {index + 1}:\n{_show([got[index]])}"
         return message
     return None
 
 
-def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((v is None, type(v).__name__ if not isinstance(v, (int, float)) else "", v if v is not None else 0) for v in row)
+def _in_order(rows: Sequence[tuple[Any, ...]], wanted: Counter[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows counted in `wanted`, in the order they come in `rows` (duplicates as often as counted)."""
+    left, out = Counter(wanted), []
+    for row in rows:
+        if left[row] > 0:
+            left[row] -= 1
+            out.append(row)
+    return out
+
+
+def _differing_columns(missing: Sequence[tuple[Any, ...]], extra: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The column positions where every extra row differs from its closest missing row, when that is one story."""
+    if not missing or not extra or len(missing[0]) < 2:
+        return []
+    columns: set[int] = set()
+    for row in extra:
+        best = max(missing, key=lambda m: sum(a == b for a, b in zip(row, m)))
+        differ = {i for i, (a, b) in enumerate(zip(row, best)) if a != b}
+        if len(differ) == len(row):
+            return []
+        columns |= differ
+    return sorted(columns) if len(columns) < len(missing[0]) else []
 
 
 def hard_coded(text: str, *, filename: str) -> str | None:

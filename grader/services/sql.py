@@ -123,7 +123,8 @@ def split_statements(text: str) -> list[str]:
     try:
         tokens = sqlglot.Dialect.get_or_raise("mysql").tokenize(text)
     except TokenError as exc:
-        raise QueryFailed(f"The SQL could not be read: {exc}") from None
+        quotes = "a quote (' \" or `) or a /* comment is never closed"
+        raise QueryFailed(f"the SQL could not be read: {quotes} ({str(exc).splitlines()[0]})") from None
     pieces, start = [], 0
     for token in tokens:
         if token.token_type == sqlglot.TokenType.SEMICOLON:
@@ -135,7 +136,10 @@ def split_statements(text: str) -> list[str]:
 
 def parse_learner_sql(text: str, *, filename: str, writes: bool = False, protected: Sequence[str] = ()) -> list[Statement]:
     """Parse learner SQL and refuse what the exercise does not allow; raises SqlError with a learner message."""
-    pieces = split_statements(text)
+    try:
+        pieces = split_statements(text)
+    except QueryFailed as exc:
+        raise QueryFailed(f"{filename}: {exc}") from None
     if not pieces:
         raise EmptyQuery(f"{filename} has no query yet: write your SQL statement below the comment.")
     if not writes and len(pieces) > 1:
@@ -150,12 +154,13 @@ def parse_learner_sql(text: str, *, filename: str, writes: bool = False, protect
         try:
             trees = [t for t in sqlglot.parse(piece, read="mysql") if t is not None]
         except (ParseError, TokenError) as exc:
-            raise QueryFailed(f"{filename}: the SQL does not parse: {_first_error(exc)}") from None
+            raise QueryFailed(f"{filename}: the SQL does not parse: {_first_error(exc, piece, text)}") from None
         tree = trees[0]
         kinds = WRITE_KINDS if writes else READ_KINDS
         if isinstance(tree, exp.Command) or not isinstance(tree, kinds):
             allowed = "SELECT, CREATE TABLE, INSERT" if writes else "a SELECT query"
-            raise NotAllowed(f"{filename}: only {allowed} is allowed here, not {_describe(piece)}.")
+            typo = _typo_hint(_COMMENT.sub("", piece).split(None, 1)[0])
+            raise NotAllowed(f"{filename}: only {allowed} is allowed here, not {_describe(piece)}.{typo}")
         for func in tree.find_all(exp.Anonymous):
             if str(func.name).upper() in FORBIDDEN_FUNCTIONS:
                 raise NotAllowed(f"{filename}: the function {str(func.name).upper()} is not allowed.")
@@ -175,12 +180,51 @@ def _refuse_changes(tree: exp.Expression, protected: Sequence[str], filename: st
         raise NotAllowed(f"{filename}: leave {target.name} as it is; create new tables and fill them from it.")
 
 
-def _first_error(exc: Exception) -> str:
+SQL_KEYWORDS = (
+    "SELECT", "FROM", "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "OUTER", "CROSS", "USING", "GROUP",
+    "ORDER", "HAVING", "LIMIT", "OFFSET", "DISTINCT", "UNION", "BETWEEN", "EXISTS", "NULL", "LIKE",
+    "CASE", "WHEN", "THEN", "ELSE", "DESC", "COUNT", "COALESCE", "IFNULL", "CREATE", "TABLE", "INSERT",
+    "INTO", "VALUES", "PRIMARY", "FOREIGN", "REFERENCES", "KEY", "CONSTRAINT", "UNIQUE", "DEFAULT",
+)
+
+
+def _typo_hint(*words: str) -> str:
+    """' Did you mean X instead of Y?' for the first word that looks like a misspelt keyword, else ''."""
+    import difflib
+
+    for word in words:
+        if len(word) < 3 or not word.isalpha() or word.upper() in SQL_KEYWORDS:
+            continue
+        close = difflib.get_close_matches(word.upper(), SQL_KEYWORDS, n=1, cutoff=0.75)
+        if close:
+            return f" Did you mean {close[0]} instead of {word}?"
+    return ""
+
+
+def _first_error(exc: Exception, piece: str = "", text: str = "") -> str:
+    """The parser's first complaint: where it is, the line with a caret under it, and a likely typo."""
     errors = getattr(exc, "errors", None)
-    if errors:
-        e = errors[0]
-        return f"{e.get('description', 'syntax error')} near line {e.get('line')}, column {e.get('col')}"
-    return str(exc).splitlines()[0]
+    if not errors:
+        return str(exc).splitlines()[0]
+    e = errors[0]
+    description = str(e.get("description") or "syntax error").replace("Invalid expression / ", "").lower()
+    line, col = int(e.get("line") or 1), int(e.get("col") or 1)
+    lines = piece.splitlines()
+    if not 1 <= line <= len(lines):
+        return f"{description} near line {line}, column {col}"
+    before = piece.find(piece.strip()) if piece else 0
+    offset = text.find(piece) if piece and text else -1
+    file_line = line + (text.count("\n", 0, offset) if offset >= 0 else 0) + piece.count("\n", 0, before)
+    source = lines[line - 1].rstrip()
+    highlight = str(e.get("highlight") or "")
+    start = max(0, col - len(highlight))
+    if start > 40:  # long line: keep the 40 characters before the error
+        source, start = "..." + source[start - 37 :], 40
+    if len(source) > start + 40:
+        source = source[: start + 37] + "..."
+    words = [highlight, *reversed(str(e.get("start_context") or "").split()[-2:]), piece.split(None, 1)[0]]
+    return (f"{description} at line {file_line}, column {max(1, col - len(highlight) + 1)}:\n    {source}\n"
+            f"    {' ' * start}{'^' * max(1, len(highlight))}{_typo_hint(*words)}")
 
 
 def _describe(piece: str) -> str:
@@ -594,6 +638,10 @@ LEARNER_SQL_MODE = (
     "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 )
+# MariaDB's ONLY_FULL_GROUP_BY knows no functional dependence: it refuses `GROUP BY c.customer_id`
+# with `c.first_name` selected, which MySQL 5.7+ and SQLite accept. Results are compared anyway.
+MARIADB_SQL_MODE = LEARNER_SQL_MODE.replace("ONLY_FULL_GROUP_BY,", "")
+_OWN_DATABASE = re.compile(r"`?grader_[0-9a-f]{8}_[a-z0-9_]+`?\.")
 _TIMEOUT_ERRORS = {1317, 1969, 3024}
 
 
@@ -819,7 +867,7 @@ class MysqlBackend:
     def learner_connection(self, database: str, timeout: float) -> Any:
         conn = self._connect(self.user, self.password, database)
         with conn.cursor() as cursor:
-            cursor.execute(f"SET SESSION sql_mode = '{LEARNER_SQL_MODE}'")
+            cursor.execute(f"SET SESSION sql_mode = '{MARIADB_SQL_MODE if self.mariadb else LEARNER_SQL_MODE}'")
             if self.mariadb:
                 cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
             else:
@@ -854,8 +902,9 @@ class MysqlBackend:
                 raise QueryTimeout(f"{filename}: the query ran longer than {timeout:g} s and was stopped. "
                                    "Check the joins: a missing join condition multiplies the rows.") from None
             if code in (1044, 1142, 1227):
-                raise NotAllowed(f"{filename}: that statement is not allowed here ({exc.args[-1]}).") from None
-            raise QueryFailed(f"{filename}: MySQL refused the query: {exc.args[-1]}") from None
+                raise NotAllowed(f"{filename}: that statement is not allowed here ({_OWN_DATABASE.sub('', str(exc.args[-1]))}).") from None
+            message = _OWN_DATABASE.sub("", str(exc.args[-1]))
+            raise QueryFailed(f"{filename}: MySQL refused the query: {message}") from None
         finally:
             timer.cancel()
             cursor.close()
