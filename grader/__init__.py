@@ -25,6 +25,16 @@ _LAZY = {
     "Request": "grader.checks.iam",
     "Decision": "grader.checks.iam",
     "PolicyError": "grader.checks.iam",
+    "Network": "grader.checks.network",
+    "Endpoint": "grader.checks.network",
+    "Verdict": "grader.checks.network",
+    "Block": "grader.checks.network",
+    "INTERNET": "grader.checks.network",
+    "reach": "grader.checks.network",
+    "load": "grader.checks.network",
+    "aws_rule_problems": "grader.checks.network",
+    "plan_problems": "grader.checks.cidr",
+    "usable_addresses": "grader.checks.cidr",
 }
 
 __all__ = ["SubmissionError", "SubmissionTimeout", *_LAZY]
