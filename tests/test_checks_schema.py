@@ -107,3 +107,17 @@ def test_a_lossy_split_is_caught(sql: SqlService) -> None:
     with _run(sql, script, HIDDEN[0]) as db:
         message = check_lossless(db, "orders", COLUMNS, HIDDEN[0].rows())
     assert message is not None and "the split is lossy" in message
+
+
+def test_a_lossy_split_names_the_columns_that_came_back_wrong(sql: SqlService) -> None:
+    # customers keyed by name only: each order of a namesake comes back with another namesake's phone and address
+    script = (GOOD.replace("SELECT DISTINCT customer_name, customer_phone, customer_address FROM orders_obt;",
+                           "SELECT customer_name, MIN(customer_phone), MIN(customer_address) FROM orders_obt "
+                           "GROUP BY customer_name;")
+              .replace("JOIN customers AS c ON c.customer_name = o.customer_name AND c.customer_phone = o.customer_phone",
+                       "JOIN customers AS c ON c.customer_name = o.customer_name"))
+    with _run(sql, script, HIDDEN[0]) as db:
+        message = check_lossless(db, "orders", COLUMNS, HIDDEN[0].rows())
+    assert message is not None
+    assert message.endswith("differ from original rows only in customer_address, customer_phone: check how orders "
+                            "finds the row it refers to (what identifies it).")

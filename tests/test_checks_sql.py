@@ -123,7 +123,7 @@ def test_rows_that_differ_in_one_column_name_it_even_on_hidden_databases() -> No
     expected = _result(("Action", 0), ("Drama", 3), columns=("name", "films"))
     message = compare(expected, _result(("Action", 1), ("Drama", 3)), ordered=True, show_rows=False)
     assert message is not None and "Action" not in message
-    assert message.endswith("match expected rows except in column 2 (films).")
+    assert message.endswith("differ from the missing ones only in column 2 (films).")
 
 
 def test_a_wrong_order_points_at_order_by_and_ties() -> None:

@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from grader.checks.sql import normalize_rows
+from grader.checks.sql import differing_columns, normalize_rows
 
 
 class Introspectable(Protocol):
@@ -143,6 +143,13 @@ def check_lossless(
     want = Counter(normalize_rows(expected, precision))
     if got == want:
         return None
-    lost, invented = sum((want - got).values()), sum((got - want).values())
-    return (f"Joining {fact} back to the tables it references gives {sum(got.values())} rows; the big table has "
-            f"{sum(want.values())}. {lost} original rows are lost and {invented} rows were invented: the split is lossy.")
+    lost, invented = list((want - got).elements()), list((got - want).elements())
+    message = (f"Joining {fact} back to the tables it references gives {sum(got.values())} rows; the big table has "
+               f"{sum(want.values())}. {len(lost)} original rows are lost and {len(invented)} rows were invented: "
+               "the split is lossy.")
+    differ = differing_columns(lost, invented)
+    if differ:
+        names = ", ".join(columns[i] for i in differ)
+        message += (f" The rows that came back wrong differ from original rows only in {names}: check how "
+                    f"{fact} finds the row it refers to (what identifies it).")
+    return message

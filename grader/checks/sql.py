@@ -80,10 +80,11 @@ def compare(
             parts.append(f"{_plural(len(extra), 'row')} should not be there{where}.")
             if show_rows:
                 parts[-1] = parts[-1][:-1] + ":\n" + _show(extra)
-        columns = _differing_columns(missing, extra)
+        columns = differing_columns(missing, extra)
         if columns:
             names = ", ".join(f"{i + 1} ({expected.columns[i]})" for i in columns)
-            parts.append(f"Your rows that are not expected match expected rows except in column{'s' if len(columns) > 1 else ''} {names}.")
+            parts.append(f"The rows that should not be there differ from the missing ones only in "
+                         f"column{'s' if len(columns) > 1 else ''} {names}.")
         return "\n".join(parts)
     if ordered and want != got:
         index = next(i for i, (a, b) in enumerate(zip(want, got)) if a != b)
@@ -105,18 +106,13 @@ def _in_order(rows: Sequence[tuple[Any, ...]], wanted: Counter[tuple[Any, ...]])
     return out
 
 
-def _differing_columns(missing: Sequence[tuple[Any, ...]], extra: Sequence[tuple[Any, ...]]) -> list[int]:
-    """The column positions where every extra row differs from its closest missing row, when that is one story."""
-    if not missing or not extra or len(missing[0]) < 2:
+def differing_columns(missing: Sequence[tuple[Any, ...]], extra: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The column positions whose values differ between as many missing as extra rows, when the others agree."""
+    if not missing or len(missing) != len(extra) or len(missing[0]) < 2:
         return []
-    columns: set[int] = set()
-    for row in extra:
-        best = max(missing, key=lambda m: sum(a == b for a, b in zip(row, m)))
-        differ = {i for i, (a, b) in enumerate(zip(row, best)) if a != b}
-        if len(differ) == len(row):
-            return []
-        columns |= differ
-    return sorted(columns) if len(columns) < len(missing[0]) else []
+    width = len(missing[0])
+    columns = [i for i in range(width) if Counter(r[i] for r in missing) != Counter(r[i] for r in extra)]
+    return columns if len(columns) < width else []
 
 
 def hard_coded(text: str, *, filename: str) -> str | None:

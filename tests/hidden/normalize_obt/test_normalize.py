@@ -15,6 +15,7 @@ from grader.services.sql import SqlError
 FILENAME = "normalize.sql"
 ENTITIES = (Entity("customers", CUSTOMER_KEY, CUSTOMER_ATTRIBUTES), Entity("products", PRODUCT_KEY, PRODUCT_ATTRIBUTES))
 CHECKS = ("keys", "foreign_keys", "redundancy", "lossless")
+DUPLICATE_KEY_WORDS = ("UNIQUE constraint failed", "Duplicate entry")  # SQLite's and MySQL's words
 _OUTCOMES: dict[tuple[str, str, str], dict[str, str | None]] = {}
 
 
@@ -40,7 +41,13 @@ def outcomes(sql: Any, exercise: Any, workspace: Path, instance: ObtInstance) ->
             try:
                 db.run_script(text, filename=FILENAME)
             except SqlError as exc:
-                _OUTCOMES[key] = dict.fromkeys(CHECKS, str(exc))
+                message = str(exc)
+                if any(word in message for word in DUPLICATE_KEY_WORDS):
+                    message += ("\nA primary key (or UNIQUE column) must be unique in the rows you insert: one "
+                                "customer can buy the same product more than once, and two customers can share "
+                                "a name.")
+                stopped = f"Not checked: {FILENAME} did not run to the end (see the check on primary keys)."
+                _OUTCOMES[key] = {"keys": message, **dict.fromkeys(CHECKS[1:], stopped)}
             else:
                 _OUTCOMES[key] = _grade(db, instance)
     return _OUTCOMES[key]
