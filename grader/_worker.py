@@ -192,6 +192,8 @@ def main() -> None:
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     status["printed"] = printed.getvalue()
+    if status["ready"]:
+        _warm(config.get("warm") or [])
     send(ctrl, status)
     if not status["ready"]:
         return
@@ -226,6 +228,22 @@ def main() -> None:
                 except ChildProcessError:
                     exits[pid] = 0
             send(ctrl, {"pid": pid, "status": exits.pop(pid)})
+
+
+def _warm(services: list[str]) -> None:
+    """Load boto3's models for `services` once, so every forked child creates its clients warm."""
+    if not services:
+        return
+    try:
+        import boto3
+    except ImportError:
+        return
+    for name in services:
+        try:
+            boto3.client(name)
+            boto3.resource(name)
+        except Exception:  # a service with no resource API, or no region: warming is best effort
+            pass
 
 
 def _reap(exits: dict[int, int]) -> None:

@@ -115,7 +115,8 @@ def grade(
     sandbox = None
     if exercise.module:
         sandbox = Sandbox(learner_dir, exercise.module, timeout=exercise.timeout, env=env,
-                          memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label)
+                          memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label,
+                          warm=exercise.config.get("warm_clients", ()))
         sandbox.start()  # the import runs while pytest collects
     session = GradingSession(exercise, learner_dir, services, sandbox)
     try:

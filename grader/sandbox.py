@@ -113,6 +113,7 @@ class Sandbox:
         memory_mb: int = 1024,
         nproc: int = 64,
         display_dir: str = "",
+        warm: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.learner_dir = Path(learner_dir)
         self.module = module
@@ -122,6 +123,7 @@ class Sandbox:
         self.memory_mb = memory_mb
         self.nproc = nproc
         self.display_dir = display_dir or str(learner_dir)
+        self.warm = list(warm)  # boto3 services whose models the template loads before forking
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._scratch: str | None = None
@@ -154,6 +156,7 @@ class Sandbox:
             "memory_mb": self.memory_mb,
             "nproc": self.nproc,
             "fsize_mb": 256,
+            "warm": self.warm,
         }
         env = {**self.env, "HOME": str(work), "TMPDIR": str(work)}
         kwargs: dict[str, Any] = {}
