@@ -7,15 +7,12 @@ Every grade is a whole process (`grade run <slug> --path solutions`), after one 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GRADE = str(Path(sys.executable).parent / "grade")
-EXERCISES = ("dynamodb_crud", "s3_keys", "queue_vs_stream")
+from timing import GRADE, ROOT, report, wall
+
+EXERCISES = ("dynamodb_crud", "s3_keys", "queue_vs_stream", "vpc_networking")
 
 SERVER_PROBE = """
 import time
@@ -29,26 +26,6 @@ s.reset(); t4 = time.perf_counter()
 s.stop(); t5 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
 """
-
-
-def wall(command: list[str], repeat: int) -> tuple[list[float], int]:
-    """Seconds per run of `command` after one warm-up run, and the last exit code."""
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
-    times, code = [], 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        code = subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode
-        times.append(time.perf_counter() - started)
-    return times, code
-
-
-def report(label: str, times: list[float], floor: float | None = None, code: int | None = None) -> float:
-    """Print median and min of `times`, and the ratio to the floor."""
-    median = statistics.median(times)
-    ratio = f"  {median / floor:5.2f}x floor" if floor else ""
-    exit_code = f"  (exit {code})" if code is not None else ""
-    print(f"{label:<50} median {median * 1000:7.0f} ms  min {min(times) * 1000:7.0f} ms{ratio}{exit_code}")
-    return median
 
 
 def main() -> None:

@@ -1,38 +1,43 @@
-"""Time to grade sql_joins on SQLite and on MySQL, beside the time to import the grader: python benchmarks/sql_latency.py."""
+"""Time to grade sql_joins on SQLite and on MySQL beside the floor `python -c "import grader.cli"`.
+
+Run: .venv/bin/python benchmarks/sql_latency.py [--repeat N]  (MySQL when GRADER_MYSQL_URL is set)
+"Cold" grades start with an empty database cache (every instance generated and loaded); "warm"
+grades reuse the cache a learner has after their first grade.
+"""
 from __future__ import annotations
 
+import argparse
 import os
-import subprocess
 import sys
-import time
-from pathlib import Path
+import tempfile
 
-ROOT = Path(__file__).resolve().parent.parent
-GRADE = [sys.executable, "-m", "grader.cli"] if not (Path(sys.executable).parent / "grade").exists() else [str(Path(sys.executable).parent / "grade")]
+from timing import GRADE, report, wall
 
 
-def timed(command: list[str]) -> tuple[float, int]:
-    """Wall-clock seconds and exit code of one command run in the course root."""
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    return time.perf_counter() - started, done.returncode
-
-
-def main() -> int:
-    """Print import time, then grading time per backend (cold cache first, then warm)."""
-    print(f"import grader            {timed([sys.executable, '-c', 'import grader.cli'])[0]:6.2f} s")
-    runs = [("sqlite", [])]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    floor = report('floor: python -c "import grader.cli"',
+                   wall([sys.executable, "-c", "import grader.cli"], args.repeat)[0])
+    backends = [("sqlite", [])]
     url = os.environ.get("GRADER_MYSQL_URL")
     if url:
-        runs.append(("mysql", ["--mysql-url", url]))
+        backends.append(("mysql", ["--mysql-url", url]))
     else:
-        print("mysql                    skipped (set GRADER_MYSQL_URL)")
-    for name, extra in runs:
-        for attempt in ("first", "again"):
-            seconds, code = timed([*GRADE, "run", "sql_joins", "--path", "solutions", *extra])
-            print(f"grade sql_joins {name:6} {attempt:5} {seconds:6.2f} s (exit {code})")
-    return 0
+        print("mysql: skipped (set GRADER_MYSQL_URL)")
+    command = [GRADE, "run", "sql_joins", "--path", "solutions"]
+    for name, extra in backends:
+        cold = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as cache:
+                env = {**os.environ, "GRADER_CACHE_DIR": cache}
+                times, code = wall([*command, *extra], 1, env=env, warm_up=False)
+                cold += times
+        report(f"grade run sql_joins on {name}, cold cache", cold, floor, code)
+        times, code = wall([*command, *extra], args.repeat)
+        report(f"grade run sql_joins on {name}, warm cache", times, floor, code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -53,7 +53,7 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
 
 
 def _to_json(value: Any) -> Any:
-    """JSON for the values learner code commonly returns that json cannot encode."""
+    """JSON for what boto3 hands learner code (Decimal numbers, sets); a clear refusal otherwise."""
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (set, frozenset)):
@@ -62,7 +62,10 @@ def _to_json(value: Any) -> Any:
         except TypeError:
             return list(value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
+        raise TypeError(
+            f"your function returned a {type(value).__name__} ({value!r}); return text instead, "
+            "for example value.isoformat()"
+        )
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", errors="replace")
     if hasattr(value, "__iter__") and not isinstance(value, (str, dict)):
@@ -74,25 +77,24 @@ def _to_json(value: Any) -> Any:
 
 
 def _learner_traceback(exc: BaseException, learner_dir: str) -> str:
-    """The traceback of `exc` from the learner's first frame on; library runs folded."""
+    """The traceback of `exc` through the learner's frames only; library frames folded to a count."""
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [i for i, f in enumerate(frames) if f.filename.startswith(learner_dir)]
     lines: list[str] = []
     if mine:
-        kept = frames[mine[0]:]
         lines.append("Traceback (most recent call last):\n")
         folded = 0
-        for index, frame in enumerate(kept):
-            is_mine = frame.filename.startswith(learner_dir)
-            if not is_mine and index != len(kept) - 1:
+        for frame in frames[mine[0]:]:
+            if not frame.filename.startswith(learner_dir):
                 folded += 1
                 continue
             if folded:
                 lines.append(f"  ... {folded} frame{'s' if folded > 1 else ''} in library code\n")
                 folded = 0
-            if is_mine:
-                frame.filename = os.path.relpath(frame.filename, learner_dir)
+            frame.filename = os.path.relpath(frame.filename, learner_dir)
             lines.extend(traceback.format_list([frame]))
+        if folded:
+            lines.append(f"  ... {folded} frame{'s' if folded > 1 else ''} in library code\n")
     only = traceback.format_exception_only(type(exc), exc)
     text = "".join(lines + only)
     return text.replace(learner_dir + os.sep, "")

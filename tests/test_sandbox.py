@@ -29,10 +29,14 @@ def test_call_returns_json_values(tmp_path: Path) -> None:
     source = ("import decimal, datetime\n"
               "def f(a, b=1):\n"
               "    return {'sum': a + b, 'd': decimal.Decimal('2.5'), 'n': decimal.Decimal('3'),\n"
-              "            's': {3, 1, 2}, 't': (1, 2), 'when': datetime.date(2025, 1, 2)}\n")
+              "            's': {3, 1, 2}, 't': (1, 2)}\n"
+              "def when():\n"
+              "    return datetime.date(2025, 1, 2)\n")
     with sandbox_for(tmp_path, source) as box:
-        assert call(box, "f", 1, b=2) == {"sum": 3, "d": 2.5, "n": 3, "s": [1, 2, 3], "t": [1, 2],
-                                          "when": "2025-01-02"}
+        assert call(box, "f", 1, b=2) == {"sum": 3, "d": 2.5, "n": 3, "s": [1, 2, 3], "t": [1, 2]}
+        with pytest.raises(SubmissionError, match=r"returned a date \(datetime.date\(2025, 1, 2\)\); "
+                                                  r"return text instead, for example value.isoformat\(\)"):
+            call(box, "when")
 
 
 def test_learner_runs_in_another_process(tmp_path: Path) -> None:
@@ -60,6 +64,17 @@ def test_exception_shows_the_learners_traceback_only(tmp_path: Path) -> None:
     assert "_worker.py" not in message and "grader" not in message
     assert "Your code printed:\nthinking" in message
     assert raised.value.error_type == "ZeroDivisionError"
+
+
+def test_library_frames_are_folded_not_shown(tmp_path: Path) -> None:
+    source = "import datetime\ndef f(text):\n    return datetime.datetime.strptime(text, '%d-%m-%Y')\n"
+    with sandbox_for(tmp_path, source) as box, pytest.raises(SubmissionError) as raised:
+        call(box, "f", "40-10-2025")
+    message = str(raised.value)
+    assert 'File "mod.py", line 3, in f' in message
+    assert "frames in library code" in message or "frame in library code" in message
+    assert "_strptime.py" not in message and "/lib/python" not in message
+    assert message.rstrip().endswith("ValueError: unconverted data remains: 0") or "ValueError" in message
 
 
 def test_syntax_error_names_the_line(tmp_path: Path) -> None:
