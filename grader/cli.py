@@ -69,6 +69,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _debug_trace(ctx)
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a defect of the grader: never exit 1, which means "graded, failed"
+            _debug_trace(ctx)
+            hint = "" if ctx.find_root().params.get("debug") else " (run with --debug for the traceback)"
+            click.echo(f"Error: the grader failed: {type(exc).__name__}: {exc}{hint}", err=True)
+            ctx.exit(EXIT_UNGRADED)
 
     return wrapper
 

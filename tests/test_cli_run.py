@@ -132,3 +132,16 @@ def test_list_json(course_root: Path) -> None:
     assert [r["slug"] for r in rows][0] == "log_parsing"
     orders = [r["order"] for r in rows]
     assert orders == sorted(orders)
+
+
+def test_a_grader_defect_exits_3_not_1(course_root: Path, monkeypatch) -> None:
+    """A CI maintainer must tell "the submission failed" (1) from "the grader broke" (3)."""
+    import grader.runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(grader.runner, "grade_many", broken)
+    result = CliRunner().invoke(cli, ["run", "log_parsing"])
+    assert result.exit_code == 3
+    assert "the grader failed: RuntimeError: disk full (run with --debug for the traceback)" in result.output
