@@ -96,3 +96,54 @@ def test_listings_follow_pagination(aws: AwsService) -> None:
     aws.put_objects("many", objects)
     assert checks.all_keys(s3, "many") == sorted(objects)
     assert checks.common_prefixes(s3, "many") == ["d-0/", "d-1/", "d-2/"]
+
+
+def test_typed_items_from_the_low_level_client_are_named_with_the_fix() -> None:
+    typed = {"OrderID": {"S": "O1001"}, "ItemNum": {"N": "1"}}
+    assert checks.is_typed_item(typed)
+    assert not checks.is_typed_item({"OrderID": "O1001", "Meta": {"S": "x", "N": "1"}})
+    problem = checks.items_problem([typed], "query_order('Orders', 'O1001')")
+    assert "typed form" in problem and "TypeDeserializer" in problem
+    difference = checks.first_item_difference(typed, {"OrderID": "O1001", "ItemNum": 1})
+    assert "typed form" in difference
+
+
+def test_items_problem_accepts_plain_items_and_names_a_response() -> None:
+    assert checks.items_problem([{"a": 1}], "f()") == ""
+    assert checks.items_problem([], "f()") == ""
+    problem = checks.items_problem({"Items": [], "Count": 0, "ResponseMetadata": {}}, "scan_where(...)")
+    assert "whole boto3 response" in problem and "response['Items']" in problem
+    assert "every element must be an item" in checks.items_problem(["P00001"], "f()")
+
+
+def test_item_difference_says_when_a_number_was_stored_as_a_string() -> None:
+    problem = checks.first_item_difference({"Age": "35"}, {"Age": 35})
+    assert problem == "attribute 'Age' is \"35\" (a string), expected 35 (a number)"
+
+
+def test_client_errors_from_an_own_endpoint_or_region_are_explained() -> None:
+    assert "without endpoint_url" in checks.explain_client_error(
+        'EndpointConnectionError: Could not connect to the endpoint URL: "http://localhost:4566/"')
+    assert "region_name" in checks.explain_client_error(
+        "ClientError: An error occurred (ResourceNotFoundException) when calling the GetItem operation")
+    assert checks.explain_client_error("KeyError: 'Item'") == ""
+
+
+def test_learner_traceback_keeps_frames_and_drops_the_repeated_error() -> None:
+    message = ('put_items(...) raised ClientError: too many\nTraceback (most recent call last):\n'
+               '  File "crud.py", line 3, in put_items\n    client.batch_write_item()\n'
+               '  ... 3 frames in library code\nClientError: too many')
+    assert checks.learner_traceback(message) == "\n".join(message.splitlines()[1:5])
+    assert checks.learner_traceback("no traceback here") == ""
+
+
+def test_a_table_made_in_another_region_is_found(aws: AwsService) -> None:
+    client = aws.client("dynamodb", region_name="eu-west-1")
+    client.create_table(
+        TableName="Person",
+        KeySchema=[{"AttributeName": "PersonID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PersonID", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    found = checks.tables_in_other_regions(lambda r: aws.client("dynamodb", region_name=r), "Person", aws.region)
+    assert found == ["eu-west-1"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 def plain(value: Any) -> Any:
@@ -76,19 +76,76 @@ def key_of(item: dict[str, Any], key_names: Iterable[str]) -> dict[str, Any]:
     return {k: item[k] for k in key_names}
 
 
+_TYPED_TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
+TYPED_FORM_ADVICE = (
+    "that is DynamoDB's typed form ({\"S\": ...}, {\"N\": ...}) as the low-level client returns it: "
+    "turn each item into plain values with boto3.dynamodb.types.TypeDeserializer, or use "
+    "boto3.resource(\"dynamodb\").Table(name), which does it for you"
+)
+
+
+def is_typed_value(value: Any) -> bool:
+    """Whether `value` looks like a DynamoDB attribute value such as {"S": "x"} or {"N": "3"}."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _TYPED_TAGS
+
+
+def is_typed_item(item: Any) -> bool:
+    """Whether an item holds its attributes in DynamoDB's typed form."""
+    return isinstance(item, dict) and bool(item) and all(is_typed_value(v) for v in item.values())
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else "an object"
+
+
 def first_item_difference(got: Any, want: dict[str, Any]) -> str:
     """The first way `got` differs from item `want`, in words; '' when equal."""
     if not isinstance(got, dict):
-        return f"got {short(got)} instead of an item (a dict)"
+        return f"got {returned(got)} instead of an item (a dict)"
+    if "ResponseMetadata" in got:
+        return f"got {returned(got)}"
     for name, value in want.items():
         if name not in got:
             return f"attribute {name!r} is missing"
         if got[name] != value:
+            if is_typed_value(got[name]):
+                return f"attribute {name!r} is {short(got[name])}, expected {short(value)}: {TYPED_FORM_ADVICE}"
+            if _kind(got[name]) != _kind(value):
+                return (f"attribute {name!r} is {short(got[name])} ({_kind(got[name])}), "
+                        f"expected {short(value)} ({_kind(value)})")
             return f"attribute {name!r} is {short(got[name])}, expected {short(value)}"
     extra = sorted(set(got) - set(want))
     if extra:
         return f"it has attributes that were never written: {', '.join(map(repr, extra))}"
     return ""
+
+
+def items_problem(got: Any, call: str) -> str:
+    """Why `got` is not a list of plain items, in words; '' when it is one."""
+    if not isinstance(got, list):
+        return f"{call} returned {returned(got)}; expected a list of items"
+    odd = next((g for g in got if not isinstance(g, dict)), None)
+    if odd is not None:
+        return f"{call} returned a list holding {short(odd)}; every element must be an item (a dict)"
+    if any(is_typed_item(g) for g in got):
+        return f"{call} returned items such as {short(got[0], 70)}: {TYPED_FORM_ADVICE}"
+    return ""
+
+
+def tables_in_other_regions(client_in: Callable[[str], Any], table: str, home: str) -> list[str]:
+    """The regions other than `home` where a table of this name exists (a client made with region_name)."""
+    import boto3
+
+    regions = boto3.session.Session().get_available_regions("dynamodb")
+    return [r for r in regions if r != home and table in table_names(client_in(r))]
 
 
 # -- S3 ----------------------------------------------------------------------------------------------
@@ -166,7 +223,75 @@ def shard_records(kinesis: Any, stream: str, shard_id: str) -> list[dict[str, An
     return records
 
 
+# -- errors of how a client was made ----------------------------------------------------------------
+
+_CLIENT_MISTAKES = (
+    ("Could not connect to the endpoint URL",
+     "Your code sent its request to an address of its own, not to the grader's mock AWS. Create clients "
+     "with the service name alone, e.g. boto3.client(\"s3\"), without endpoint_url: the grader points boto3 at its mock through "
+     "the AWS_ENDPOINT_URL environment variable."),
+    ("ResourceNotFoundException",
+     "The grader made this resource in region us-east-1, the region your environment sets. If you passed "
+     "region_name= (or endpoint_url=) to boto3.client or boto3.resource, remove it."),
+    ("AWS.SimpleQueueService.NonExistentQueue",
+     "The grader made this queue in region us-east-1, the region your environment sets. If you passed "
+     "region_name= (or endpoint_url=) to boto3.client or boto3.resource, remove it."),
+)
+
+
+def explain_client_error(message: str) -> str:
+    """A sentence for an error a learner's client settings (endpoint, region) cause; '' if none applies."""
+    return next((advice for marker, advice in _CLIENT_MISTAKES if marker in message), "")
+
+
+def learner_traceback(message: str) -> str:
+    """The traceback part of a SubmissionError message: the learner's frames without the repeated error."""
+    lines = message.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+class ExplainedSubmission:
+    """A submission proxy whose errors caused by client settings (endpoint, region) say so first."""
+
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        function = getattr(self._proxy, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from grader.sandbox import SubmissionError
+
+            try:
+                return function(*args, **kwargs)
+            except SubmissionError as exc:
+                advice = explain_client_error(str(exc))
+                if not advice:
+                    raise
+                message = str(exc)
+                shown = "\n".join(part for part in (message.splitlines()[0], learner_traceback(message)) if part)
+                raise type(exc)(f"{advice}\n\n{shown}", exc.error_type) from None
+
+        return call
+
+
 # -- words -------------------------------------------------------------------------------------------
+
+def returned(value: Any, limit: int = 160) -> str:
+    """What a learner's function returned, in words: a whole boto3 response is named as such."""
+    if isinstance(value, dict) and "ResponseMetadata" in value:
+        keys = [k for k in value if k != "ResponseMetadata"]
+        example = f"e.g. response[{keys[0]!r}]" if keys else "not the response"
+        return (f"the whole boto3 response (keys {', '.join(keys + ['ResponseMetadata'])}) instead of "
+                f"what the function must return: take that out of the response, {example}")
+    return short(value, limit)
+
 
 def short(value: Any, limit: int = 160) -> str:
     """A value as JSON text, cut to `limit` characters."""

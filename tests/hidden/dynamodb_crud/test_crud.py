@@ -12,6 +12,12 @@ PERSON_KEY = [("PersonID", "HASH", "S")]
 ORDERS_KEY = [("OrderID", "HASH", "S"), ("ItemNum", "RANGE", "N")]
 
 
+@pytest.fixture
+def submission(submission):
+    """The learner's module; an error caused by an endpoint or region of their own says so."""
+    return checks.ExplainedSubmission(submission)
+
+
 def make_table(aws, name: str, schema: list[tuple[str, str, str]]) -> None:
     """Create a table with the right schema through the grader's client (independent of the learner)."""
     aws.client("dynamodb").create_table(
@@ -33,6 +39,15 @@ def load(aws, name: str, items: list[dict]) -> None:
 
 def assert_schema(aws, table: str, want: list[tuple[str, str, str]]) -> None:
     names = checks.table_names(aws.client("dynamodb"))
+    if table not in names:
+        elsewhere = checks.tables_in_other_regions(
+            lambda region: aws.client("dynamodb", region_name=region), table, aws.region
+        )
+        assert not elsewhere, (
+            f"your function created table {table!r} in region {', '.join(elsewhere)}, but the grader (like "
+            f"your environment) uses {aws.region}: create the client with no region_name, "
+            "boto3.client(\"dynamodb\")"
+        )
     assert table in names, f"no table named {table!r} exists after your function ran (tables: {names})"
     got = checks.key_schema(aws.client("dynamodb"), table)
     assert got == want, (
@@ -85,7 +100,8 @@ def test_put_items_writes_a_large_batch_in_chunks_of_25(submission, aws):
         if "less than or equal to 25" in str(exc):
             pytest.fail(
                 f"DynamoDB refused your BatchWriteItem call: one call may carry at most 25 items, and "
-                f"you were asked to write {len(items)}. Split the list into chunks of 25.\n\n{exc}"
+                f"you were asked to write {len(items)}. Split the list into chunks of 25.\n\n"
+                f"{checks.learner_traceback(str(exc))}"
             )
         raise
     stored = checks.scan_items(aws.client("dynamodb"), "Orders")
@@ -114,7 +130,7 @@ def test_get_item_by_key(submission, aws):
         assert not problem, f"get_item('Orders', {checks.short(key)}): {problem}"
     missing = {"OrderID": "O0000", "ItemNum": 1}
     got = submission.get_item("Orders", missing)
-    assert got is None, f"get_item('Orders', {checks.short(missing)}) returned {checks.short(got)}; no such item exists, return None"
+    assert got is None, f"get_item('Orders', {checks.short(missing)}) returned {checks.returned(got)}; no such item exists, return None"
 
 
 @pytest.mark.points(3)
@@ -128,8 +144,9 @@ def test_query_order_returns_one_order_in_item_order(submission, aws):
     for order_id in order_ids[::6]:
         want = sorted((i for i in items if i["OrderID"] == order_id), key=lambda i: i["ItemNum"])
         got = submission.query_order("Orders", order_id)
-        assert isinstance(got, list), f"query_order returned {checks.short(got)}, expected a list of items"
-        others = sorted({g.get("OrderID") for g in got if isinstance(g, dict)} - {order_id})
+        problem = checks.items_problem(got, f"query_order('Orders', {order_id!r})")
+        assert not problem, problem
+        others = sorted({str(g.get("OrderID")) for g in got} - {order_id})
         assert not others, f"query_order('Orders', {order_id!r}) returned items of other orders too: {others}"
         got_nums = [g.get("ItemNum") for g in got]
         want_nums = [i["ItemNum"] for i in want]
@@ -142,7 +159,7 @@ def test_query_order_returns_one_order_in_item_order(submission, aws):
             assert not problem, f"item {order_id}/{w['ItemNum']}: {problem}"
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.hint("A Scan page stops at 1 MB; while the response has LastEvaluatedKey, scan again with ExclusiveStartKey.")
 def test_scan_where_follows_every_page(submission, aws):
     """scan_where finds matching items on every page of a table larger than 1 MB"""
@@ -153,9 +170,10 @@ def test_scan_where_follows_every_page(submission, aws):
     want = sorted(p["PersonID"] for p in people if p["City"] == city)
     pages = checks.scan_pages(aws.client("dynamodb"), "Person")
     got = submission.scan_where("Person", "City", city)
-    assert isinstance(got, list), f"scan_where returned {checks.short(got)}, expected a list of items"
-    got_ids = sorted(g.get("PersonID") for g in got if isinstance(g, dict))
-    wrong = sorted(p["PersonID"] for p in got if isinstance(p, dict) and p.get("City") != city)
+    problem = checks.items_problem(got, f"scan_where('Person', 'City', {city!r})")
+    assert not problem, problem
+    got_ids = sorted(str(g.get("PersonID")) for g in got)
+    wrong = sorted(str(p.get("PersonID")) for p in got if p.get("City") != city)
     assert not wrong, f"scan_where returned people who do not live in {city}: {wrong[:5]}"
     assert len(got_ids) == len(set(got_ids)), "scan_where returned some items twice"
     assert got_ids == want, (
@@ -164,6 +182,31 @@ def test_scan_where_follows_every_page(submission, aws):
         "until a response has no LastEvaluatedKey."
         if set(got_ids) < set(want) else
         f"scan_where('Person', 'City', {city!r}) returned {len(got_ids)} items; {len(want)} match"
+    )
+
+
+@pytest.mark.points(1)
+@pytest.mark.hint("A filtered Scan page may hold no matching item and still have a LastEvaluatedKey: "
+                  "stop only when LastEvaluatedKey is absent.")
+def test_scan_where_goes_past_a_page_without_matches(submission, aws):
+    """scan_where keeps scanning after a page where nothing matches"""
+    make_table(aws, "Person", PERSON_KEY)
+    people = aws_data.people(SEED, 300, bio_bytes=5000)
+    load(aws, "Person", people)
+    dynamodb = aws.client("dynamodb")
+    pages = [[p["PersonID"]["S"] for p in page["Items"]]
+             for page in dynamodb.get_paginator("scan").paginate(TableName="Person")]
+    assert len(pages) > 1, "the test table must span more than one Scan page"
+    by_id = {p["PersonID"]: p for p in people}
+    target = next(by_id[i] for i in pages[-1] if "Email" in by_id[i])
+    got = submission.scan_where("Person", "Email", target["Email"])
+    problem = checks.items_problem(got, f"scan_where('Person', 'Email', {target['Email']!r})")
+    assert not problem, problem
+    got_ids = [str(g.get("PersonID")) for g in got]
+    assert got_ids == [target["PersonID"]], (
+        f"scan_where('Person', 'Email', {target['Email']!r}) returned {checks.short(got_ids)}; one person "
+        f"matches, and the table is {len(pages)} Scan pages long with no match on the first page. A page "
+        "without matching items is not the end: stop only when a response has no LastEvaluatedKey."
     )
 
 
@@ -188,12 +231,12 @@ def test_update_if_respects_the_condition(submission, aws):
         f"update_if changed Quantity to {quantity()} although its current value is {item['Quantity']}, "
         f"not the expected {stale}: the update must carry a ConditionExpression"
     )
-    assert result is False, f"update_if returned {checks.short(result)} when the condition failed; return False"
+    assert result is False, f"update_if must return False when the condition fails (True or False, not a response); it returned {checks.short(result, 80)}"
     result = submission.update_if("Orders", key, "Quantity", 99, item["Quantity"])
     assert quantity() == 99, (
         f"Quantity is {quantity()} after update_if(..., 'Quantity', 99, {item['Quantity']}); expected 99"
     )
-    assert result is True, f"update_if returned {checks.short(result)} after updating; return True"
+    assert result is True, f"update_if must return True after updating (True or False, not a response); it returned {checks.short(result, 80)}"
 
 
 @pytest.mark.points(1)
