@@ -19,7 +19,8 @@ def expected_key(prefix: str, date: str, part: int) -> str:
 
 
 def seed_bucket(aws, days: int = 120) -> list[str]:
-    """A bucket of daily export partitions (more than 1,000 objects) plus unrelated log objects."""
+    """A bucket of daily export partitions (more than 1,000 objects) plus unrelated objects that sort
+    before and after them, and one at the top level."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     objects: dict[str, bytes] = {}
     for partition in aws_data.export_partitions(SEED, days):
@@ -29,6 +30,9 @@ def seed_bucket(aws, days: int = 120) -> list[str]:
     for month in (1, 2, 3):
         for n in range(1, 6):
             objects[f"logs/2024/{month:02d}/app-{n}.log"] = b"started\n"
+    for n in range(1, 4):
+        objects[f"tmp/upload-{n}.part"] = b"partial"
+    objects["manifest.json"] = json.dumps({"days": days}).encode()
     aws.put_objects(BUCKET, objects)
     return sorted(objects)
 
@@ -85,7 +89,10 @@ def test_list_keys_follows_pagination_past_1000(submission, aws):
     got = submission.list_keys(BUCKET, "output-")
     assert isinstance(got, list), f"list_keys returned {checks.short(got)}, expected a list of keys"
     outside = [k for k in got if not str(k).startswith("output-")]
-    assert not outside, f"list_keys returned keys outside the prefix 'output-', e.g. {outside[:3]}"
+    assert not outside, (
+        f"list_keys returned keys outside the prefix 'output-', e.g. {outside[:3]}: pass Prefix on every "
+        "call, also the ones with a ContinuationToken"
+    )
     if len(got) == 1000 or (len(got) < len(want) and got == want[: len(got)]):
         pytest.fail(
             f"list_keys returned the first {len(got)} keys of {len(want)}: one ListObjectsV2 call returns at "
@@ -109,9 +116,14 @@ def test_list_folders_uses_a_delimiter(submission, aws):
             f"list_folders({BUCKET!r}, {prefix!r}) returned keys of objects, e.g. {files[:2]}; "
             "a folder is a common prefix ending in '/'"
         )
-        assert sorted(got) == want, (
-            f"list_folders({BUCKET!r}, {prefix!r}) returned {len(got)} folders "
-            f"({checks.short(sorted(got)[:4])}...), expected {len(want)} ({checks.short(want[:4])}...)"
+        missing = [p for p in want if p not in got]
+        extra = [p for p in got if p not in want]
+        assert not missing and not extra, (
+            f"list_folders({BUCKET!r}, {prefix!r}) returned {len(got)} folders; {len(want)} are expected"
+            + (f". Missing: {len(missing)}, e.g. {checks.short(missing[:3])}" if missing else "")
+            + (f". Not folders right under {prefix!r}: {checks.short(extra[:3])}" if extra else "")
+            + (". With more than 1,000 keys a listing has several pages: list with Delimiter='/' and "
+               "collect the CommonPrefixes of every page" if missing and not extra else "")
         )
 
 
