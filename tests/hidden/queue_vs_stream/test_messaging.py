@@ -15,6 +15,12 @@ SEED = 13
 STREAM = "clicks"
 
 
+@pytest.fixture
+def submission(submission):
+    """The learner's module; an error caused by an endpoint or region of their own says so."""
+    return checks.ExplainedSubmission(submission)
+
+
 def make_queue(aws, name: str = "jobs") -> str:
     return aws.client("sqs").create_queue(QueueName=name)["QueueUrl"]
 
@@ -70,9 +76,13 @@ def test_create_standard_and_fifo_queues(submission, aws):
     fifo = submission.create_fifo_queue("steps.fifo")
     urls = sqs.list_queues().get("QueueUrls", [])
     for name, url in (("jobs", standard), ("steps.fifo", fifo)):
-        assert any(u.endswith("/" + name) for u in urls), f"no queue named {name!r} exists (queues: {urls})"
+        assert any(u.endswith("/" + name) for u in urls), (
+            f"no queue named {name!r} exists in {aws.region} after your function ran (queues there: "
+            f"{[u.rsplit('/', 1)[-1] for u in urls]}). If you passed region_name= or endpoint_url= to "
+            "boto3.client, remove it: the grader sets both for you."
+        )
         assert isinstance(url, str) and url.endswith("/" + name), (
-            f"the function returned {checks.short(url)}; return the queue's URL (create_queue's QueueUrl)"
+            f"the function returned {checks.returned(url)}; return the queue's URL (create_queue's QueueUrl)"
         )
     attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert attributes.get("FifoQueue") == "true", "the queue 'steps.fifo' is not a FIFO queue: set FifoQueue to 'true'"
@@ -90,7 +100,11 @@ def test_send_batch_sends_every_body_once(submission, aws):
         ids = submission.send_batch(url, bodies)
     except SubmissionError as exc:
         if "TooManyEntriesInBatchRequest" in str(exc) or "Maximum number of entries" in str(exc):
-            pytest.fail(f"SQS refused your batch: SendMessageBatch takes at most 10 messages per call.\n\n{exc}")
+            pytest.fail(
+                f"SQS refused your batch: SendMessageBatch takes at most 10 messages per call, and you were "
+                f"asked to send {len(bodies)}. Split the list into chunks of 10.\n\n"
+                f"{checks.learner_traceback(str(exc))}"
+            )
         raise
     received = checks.drain(aws.client("sqs"), url)
     counts = Counter(m["Body"] for m in received)
@@ -113,7 +127,9 @@ def test_received_comes_back_deleted_never_does(submission, aws):
     send(aws, url, bodies)
     got = submission.receive(url, 6)
     assert isinstance(got, list) and all(isinstance(m, dict) and {"body", "receipt_handle"} <= set(m) for m in got), (
-        f"receive returned {checks.short(got)}; expected a list of {{'body': ..., 'receipt_handle': ...}}"
+        f"receive returned {checks.returned(got)}; expected a list of {{'body': ..., 'receipt_handle': ...}}"
+        + ("; these are messages as boto3 gives them: take each one's Body and ReceiptHandle"
+           if isinstance(got, list) and got and isinstance(got[0], dict) and "ReceiptHandle" in got[0] else "")
     )
     assert sorted(m["body"] for m in got) == sorted(bodies), (
         f"receive(url, 6) returned {len(got)} of the 6 waiting messages; pass MaxNumberOfMessages"
@@ -148,7 +164,9 @@ def test_two_queue_consumers_share_the_messages(submission, aws):
     for _ in range(40):
         turn = [submission.consume(url, 4) for _ in ("A", "B")]
         for name, got in zip(("A", "B"), turn):
-            assert isinstance(got, list), f"consume returned {checks.short(got)}, expected a list of bodies"
+            assert isinstance(got, list) and all(isinstance(b, str) for b in got), (
+                f"consume returned {checks.returned(got)}; expected a list of message bodies (strings)"
+            )
             assert len(got) <= 4, f"consume(url, 4) returned {len(got)} messages; at most 4 were asked for"
             seen[name].extend(got)
         if not any(turn):
@@ -209,7 +227,7 @@ def test_create_stream_and_put_events(submission, aws):
     )
     where = {(r["shard_id"], r["sequence_number"]) for r in stored}
     assert isinstance(placed, list) and len(placed) == len(events), (
-        f"put_events returned {checks.short(placed)}; expected one {{'shard_id', 'sequence_number'}} per event"
+        f"put_events returned {checks.returned(placed)}; expected one {{'shard_id', 'sequence_number'}} per event"
     )
     assert all((p.get("shard_id"), p.get("sequence_number")) in where for p in placed), (
         "put_events must return each record's ShardId and SequenceNumber as put_record answered them"
@@ -218,7 +236,7 @@ def test_create_stream_and_put_events(submission, aws):
 
 def _check_full_read(got: object, placed: list[dict], who: str) -> None:
     """`got` holds every record once, each shard in sequence order, each key in put order."""
-    assert isinstance(got, list), f"{who} returned {checks.short(got)}, expected a list of records"
+    assert isinstance(got, list), f"{who} returned {checks.returned(got)}, expected a list of records"
     shards = sorted({p["shard_id"] for p in placed})
     read_shards = sorted({r.get("shard_id") for r in got if isinstance(r, dict)})
     if read_shards and len(read_shards) < len(shards):
@@ -294,7 +312,7 @@ def test_read_only_what_arrives_after_a_point(submission, aws):
     placed = make_stream(aws, shards=2)
     iterators = submission.latest_iterators(STREAM)
     assert isinstance(iterators, dict) and sorted(iterators) == sorted({p["shard_id"] for p in placed}), (
-        f"latest_iterators returned {checks.short(iterators)}; expected {{shard_id: iterator}} for every shard"
+        f"latest_iterators returned {checks.returned(iterators)}; expected {{shard_id: iterator}} for every shard"
     )
     fresh = aws_data.click_events(SEED + 7, 15, users=4)
     new = []
