@@ -674,23 +674,146 @@ def _mysql_literal(value: Any) -> str:
     return "'" + escape_string(str(value)) + "'"
 
 
-def mysql_inserts(instance: SqlInstance, batch: int = 2000) -> list[str]:
-    """Multi-row INSERT statements that load the instance on MySQL, built once and cached by the instance's key."""
+TEMPLATE_FORMAT = 1  # change when the way templates are built changes; the name carries it
+TEMPLATE_MARKER = "_grader_template"
+TEMPLATE_LOCK_TIMEOUT = 300
+
+
+class TemplateDamaged(Exception):
+    """A template's tables no longer hold the rows its marker promises."""
+
+
+def template_name(instance: SqlInstance) -> str:
+    """The server-side template database of `instance`: its key, and a digest of the key and the MySQL schema."""
+    import hashlib
+
+    ddl = "\n".join([f"format {TEMPLATE_FORMAT}", instance.key, *instance.ddl("mysql")])
+    digest = hashlib.sha256(ddl.encode("utf-8")).hexdigest()[:10]
+    key = re.sub(r"[^a-z0-9]+", "_", instance.key.lower()).strip("_")[:36]
+    return f"grader_tpl_{key}_{digest}"
+
+
+def _template_marker(cursor: Any, template: str, instance: SqlInstance) -> list[tuple[str, int]] | None:
+    """(table, rows) from a complete template's marker, or None when the template is missing, half-built or stale."""
+    import pymysql
+
+    try:
+        cursor.execute(f"SELECT item, value FROM `{template}`.`{TEMPLATE_MARKER}`")
+    except pymysql.err.MySQLError as exc:
+        if exc.args and exc.args[0] in (1049, 1146):  # no such database / table: never built, or half-built
+            return None
+        raise
+    items = dict(cursor.fetchall())
+    if items.get("instance_key") != instance.key or items.get("format") != str(TEMPLATE_FORMAT):
+        return None
+    try:
+        return [(table, int(items[f"rows:{table}"])) for table in items.get("tables", "").split(",") if table]
+    except (KeyError, ValueError):
+        return None
+
+
+def _template_intact(cursor: Any, template: str, counts: list[tuple[str, int]]) -> bool:
+    """Whether every table of the template still holds the number of rows its marker records."""
+    import pymysql
+
+    try:
+        for table, rows in counts:
+            cursor.execute(f"SELECT COUNT(*) FROM `{template}`.`{table}`")
+            if cursor.fetchone()[0] != rows:
+                return False
+    except pymysql.err.MySQLError:
+        return False
+    return True
+
+
+def _build_template(cursor: Any, template: str, instance: SqlInstance, built_by: str) -> list[tuple[str, int]]:
+    """Build the template from the instance's rows in one transaction, writing the marker last; the caller holds its lock."""
+    counts, statements = mysql_load(instance)
+    cursor.execute(f"DROP DATABASE IF EXISTS `{template}`")
+    cursor.execute(f"CREATE DATABASE `{template}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    cursor.execute(f"USE `{template}`")
+    cursor.execute("SET SESSION foreign_key_checks = 0")  # parents and children load in any order
+    try:
+        for statement in instance.ddl("mysql"):
+            cursor.execute(statement)
+        cursor.execute("START TRANSACTION")  # unique checks stay on: copies of the template skip them
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute("COMMIT")
+    finally:
+        cursor.execute("SET SESSION foreign_key_checks = 1")
+    items = [
+        ("instance_key", instance.key), ("format", str(TEMPLATE_FORMAT)), ("built_by", built_by),
+        ("tables", ",".join(table for table, _ in counts)), *((f"rows:{table}", str(rows)) for table, rows in counts),
+    ]
+    cursor.execute(f"CREATE TABLE `{TEMPLATE_MARKER}` (item VARCHAR(80) PRIMARY KEY, value VARCHAR(1000) NOT NULL) ENGINE=InnoDB")
+    cursor.executemany(f"INSERT INTO `{TEMPLATE_MARKER}` (item, value) VALUES (%s, %s)", items)
+    return counts
+
+
+def _copy_rows(cursor: Any, instance: SqlInstance, template: str, counts: list[tuple[str, int]]) -> None:
+    """Create the instance's tables in the current database and copy the template's rows into them, server-side."""
+    cursor.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
+    try:
+        for statement in instance.ddl("mysql"):
+            cursor.execute(statement)
+        # READ COMMITTED: a consistent read of the template, without share-locking its rows
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cursor.execute("START TRANSACTION")
+        for table, rows in counts:
+            copied = cursor.execute(f"INSERT INTO `{table}` SELECT * FROM `{template}`.`{table}`")
+            if copied != rows:
+                cursor.execute("ROLLBACK")
+                raise TemplateDamaged(f"{template}.{table} holds {copied} rows, its marker says {rows}")
+        cursor.execute("COMMIT")
+    finally:
+        cursor.execute("SET SESSION foreign_key_checks = 1, unique_checks = 1")
+
+
+def drop_templates(url: str) -> list[str]:
+    """Drop every grader template database on the server at `url` (the next grade rebuilds what it needs)."""
+    backend = MysqlBackend(url)
+    conn = backend._connect(backend.url.user, backend.url.password)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'grader\\_tpl\\_%'")
+            names = sorted(r[0] for r in cursor.fetchall())
+            for name in names:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        return names
+    finally:
+        conn.close()
+
+
+def _preferred_tls_context() -> Any:
+    """The TLS context pymysql makes for a server that offers TLS: encrypt, verify nothing (its "preferred" mode)."""
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def mysql_load(instance: SqlInstance, batch: int = 2000) -> tuple[list[tuple[str, int]], list[str]]:
+    """(table, row count) in load order and the multi-row INSERTs that load the instance on MySQL, cached by its key."""
     import json
 
-    path = cache_dir() / f"{instance.key}.mysql.json"
+    path = cache_dir() / f"{instance.key}.mysql-load.json"
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    statements = []
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return [(t, int(n)) for t, n in cached["tables"]], cached["statements"]
+    counts, statements = [], []
     for table, columns, rows in instance.tables():
+        counts.append((table, len(rows)))
         head = f"INSERT INTO `{table}` ({', '.join(columns)}) VALUES "
         for start in range(0, len(rows), batch):
             values = ",".join("(" + ",".join(_mysql_literal(v) for v in row) + ")" for row in rows[start : start + batch])
             statements.append(head + values)
     partial = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    partial.write_text(json.dumps(statements), encoding="utf-8")
+    partial.write_text(json.dumps({"tables": counts, "statements": statements}), encoding="utf-8")
     os.replace(partial, path)
-    return statements
+    return counts, statements
 
 
 class MysqlSession:
@@ -793,13 +916,21 @@ class MysqlBackend:
         self._databases: dict[str, str] = {}
         self._sessions = 0
         self._lock = threading.RLock()
+        self._tls: Any = None  # None: not known yet; False: the server speaks no TLS; else the shared context
+        self.templates_built: list[str] = []  # templates this run had to build (a warm server builds none)
 
     def _connect(self, user: str, password: str, database: str | None = None) -> Any:
         import pymysql
 
+        # Without TLS options pymysql builds a new SSL context (reading the system CA bundle, ~25 ms) on
+        # every connection. The admin connection finds out whether the server speaks TLS; later ones reuse
+        # one context when it does and skip TLS when it does not, as pymysql's "preferred" mode would.
+        tls: dict[str, Any] = {}
+        if self._tls is not None:
+            tls = {"ssl": self._tls} if self._tls else {"ssl_disabled": True}
         return pymysql.connect(
             host=self.url.host, port=self.url.port, user=user, password=password, database=database,
-            autocommit=True, charset="utf8mb4", connect_timeout=5,
+            autocommit=True, charset="utf8mb4", connect_timeout=5, **tls,
         )
 
     def start(self) -> None:
@@ -810,6 +941,9 @@ class MysqlBackend:
         except pymysql.err.MySQLError as exc:
             raise ServiceError(f"cannot connect to MySQL at {self.url.host}:{self.url.port}: {exc.args[-1]}") from None
         with self._admin.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            row = cursor.fetchone()
+            self._tls = _preferred_tls_context() if row and row[1] else False
             cursor.execute("SELECT VERSION()")
             self.mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
             try:
@@ -844,16 +978,52 @@ class MysqlBackend:
                 yield cursor
 
     def _load(self, database: str, instance: SqlInstance) -> None:
+        """Create `database` with the instance's schema and copy its rows from the template on the server."""
+        import pymysql
+
+        template = template_name(instance)
+        counts = self._template(instance, template)
+        for attempt in (1, 2):
+            with self._admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
+                cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+                self._databases[database] = database
+                cursor.execute(f"USE `{database}`")
+                try:
+                    _copy_rows(cursor, instance, template, counts)
+                    return
+                except (pymysql.err.MySQLError, TemplateDamaged) as exc:
+                    with contextlib.suppress(pymysql.err.MySQLError):
+                        cursor.execute("ROLLBACK")
+                    if attempt == 2:
+                        reason = exc.args[-1] if isinstance(exc, pymysql.err.MySQLError) and exc.args else exc
+                        raise ServiceError(f"cannot copy {instance.name} from the MySQL template {template}: {reason}") from None
+            counts = self._template(instance, template, damaged=True)
+
+    def _template(self, instance: SqlInstance, template: str, *, damaged: bool = False) -> list[tuple[str, int]]:
+        """The template's (table, row count) list, building the template first when it is missing, half-built or stale."""
+        import pymysql
+
         with self._admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
-            self._databases[database] = database
-            cursor.execute(f"USE `{database}`")
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-            for statement in instance.ddl("mysql"):
-                cursor.execute(statement)
-            for statement in mysql_inserts(instance):
-                cursor.execute(statement)
-            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+            if not damaged:
+                counts = _template_marker(cursor, template, instance)
+                if counts is not None:
+                    return counts
+            cursor.execute("SELECT GET_LOCK(%s, %s)", (template, TEMPLATE_LOCK_TIMEOUT))
+            if cursor.fetchone()[0] != 1:
+                raise ServiceError(f"another grader has been building the MySQL template {template} for "
+                                   f"{TEMPLATE_LOCK_TIMEOUT} s; try again, or drop that database if it is stuck")
+            try:
+                counts = _template_marker(cursor, template, instance)
+                if counts is None or (damaged and not _template_intact(cursor, template, counts)):
+                    try:
+                        counts = _build_template(cursor, template, instance, self.run_id)
+                    except pymysql.err.MySQLError as exc:
+                        raise ServiceError(f"cannot build the MySQL template {template}: {exc.args[-1]}") from None
+                    self.templates_built.append(template)
+                return counts
+            finally:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", (template,))
 
     def _database(self, instance: SqlInstance) -> str:
         with self._lock:
