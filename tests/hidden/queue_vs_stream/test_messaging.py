@@ -127,9 +127,10 @@ def test_received_comes_back_deleted_never_does(submission, aws):
     send(aws, url, bodies)
     got = submission.receive(url, 6)
     assert isinstance(got, list) and all(isinstance(m, dict) and {"body", "receipt_handle"} <= set(m) for m in got), (
-        f"receive returned {checks.returned(got)}; expected a list of {{'body': ..., 'receipt_handle': ...}}"
-        + ("; these are messages as boto3 gives them: take each one's Body and ReceiptHandle"
-           if isinstance(got, list) and got and isinstance(got[0], dict) and "ReceiptHandle" in got[0] else "")
+        (f"receive returned messages as boto3 gives them (keys {sorted(got[0])}); expected a list of "
+         "{'body': ..., 'receipt_handle': ...}: take each one's Body and ReceiptHandle"
+         if isinstance(got, list) and got and isinstance(got[0], dict) and "ReceiptHandle" in got[0] else
+         f"receive returned {checks.returned(got)}; expected a list of {{'body': ..., 'receipt_handle': ...}}")
     )
     assert sorted(m["body"] for m in got) == sorted(bodies), (
         f"receive(url, 6) returned {len(got)} of the 6 waiting messages; pass MaxNumberOfMessages"
@@ -165,7 +166,11 @@ def test_two_queue_consumers_share_the_messages(submission, aws):
         turn = [submission.consume(url, 4) for _ in ("A", "B")]
         for name, got in zip(("A", "B"), turn):
             assert isinstance(got, list) and all(isinstance(b, str) for b in got), (
-                f"consume returned {checks.returned(got)}; expected a list of message bodies (strings)"
+                "consume returned " + (
+                    f"a list holding {type(odd).__name__} values such as one with keys {sorted(odd)}"
+                    if isinstance(got, list) and isinstance(odd := next(b for b in got if not isinstance(b, str)), dict)
+                    else checks.returned(got)
+                ) + "; expected a list of message bodies (strings)"
             )
             assert len(got) <= 4, f"consume(url, 4) returned {len(got)} messages; at most 4 were asked for"
             seen[name].extend(got)
