@@ -179,6 +179,8 @@ class GradingSession:
             status, output, points_max = Status.PASSED, "", points
         else:
             return  # a setup or teardown that passed adds nothing
+        if self.sandbox is not None:
+            output = self.sandbox.redact(output)
         if previous is None:
             self.order.append(nodeid)
         self.results[nodeid] = TestResult(

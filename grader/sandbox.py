@@ -124,6 +124,9 @@ class Sandbox:
         self.nproc = nproc
         self.display_dir = display_dir or str(learner_dir)
         self.warm = list(warm)  # boto3 services whose models the template loads before forking
+        # Service addresses (a random port each run) are shown by name, so feedback is the same twice.
+        self._redactions = sorted(((value.rstrip("/"), f"${name}") for name, value in (env or {}).items()
+                                   if name.endswith("_URL") and "://" in value), reverse=True)
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._scratch: str | None = None
@@ -223,6 +226,12 @@ class Sandbox:
         return (f"The process running your code exited with code {code} {when}: does your code call "
                 "os._exit() or sys.exit()? Return a value instead.")
 
+    def redact(self, text: str) -> str:
+        """`text` with every service address replaced by the variable that holds it."""
+        for value, name in self._redactions:
+            text = text.replace(value, name)
+        return text
+
     def session(self) -> WorkerSession:
         """A fresh child of the template for one test."""
         return WorkerSession(self)
@@ -291,7 +300,7 @@ class WorkerSession:
 
     def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         """Call `fn(*args, **kwargs)` in the worker; its JSON result, or SubmissionError."""
-        shown = describe_call(fn, args, kwargs)
+        shown = self.sandbox.redact(describe_call(fn, args, kwargs))
         try:
             payload = json.loads(json.dumps({"fn": fn, "args": list(args), "kwargs": kwargs}))
         except TypeError as exc:
@@ -322,7 +331,8 @@ class WorkerSession:
         if reply["ok"]:
             return reply["value"]
         error = reply["error"]
-        raise SubmissionError(_with_printed(self._explain(fn, shown, error), reply.get("printed", "")),
+        message = _with_printed(self._explain(fn, shown, error), reply.get("printed", ""))
+        raise SubmissionError(self.sandbox.redact(message),
                               error_type=error["type"] if error["kind"] == "exception" else "")
 
     def _explain(self, fn: str, shown: str, error: dict[str, Any]) -> str:

@@ -162,3 +162,14 @@ def test_close_leaves_no_process(tmp_path: Path) -> None:
     box.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_service_addresses_are_shown_by_name(tmp_path: Path) -> None:
+    """The endpoint's port changes every run; feedback must not."""
+    source = "def send(url, body):\n    raise ValueError(f'could not reach {url}')\n"
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:40123"}
+    with sandbox_for(tmp_path, source, env=env) as box, pytest.raises(SubmissionError) as raised:
+        call(box, "send", "http://127.0.0.1:40123/123456789012/jobs", "hi")
+    message = str(raised.value)
+    assert "40123" not in message
+    assert message.startswith('send("$AWS_ENDPOINT_URL/123456789012/jobs", "hi") raised ValueError')

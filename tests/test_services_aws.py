@@ -258,3 +258,16 @@ def test_put_objects_through_the_api_on_an_external_endpoint(aws: AwsService) ->
     external.client("s3").create_bucket(Bucket="remote")
     external.put_objects("remote", {"a/1": b"one", "a/2": b"two"})
     assert aws.client("s3").get_object(Bucket="remote", Key="a/2")["Body"].read() == b"two"
+
+
+def test_calls_are_counted_per_operation_until_the_next_reset(aws: AwsService) -> None:
+    client = aws.client("dynamodb")
+    client.create_table(TableName="T", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+    for key in ("a", "b"):
+        client.put_item(TableName="T", Item={"k": {"S": key}})
+    assert aws.calls("DynamoDB_20120810.PutItem") == 2
+    assert aws.calls("DynamoDB_20120810.BatchWriteItem") == 0
+    aws.reset()
+    assert aws.calls("DynamoDB_20120810.PutItem") == 0

@@ -65,6 +65,7 @@ class _Realism:
         self.lag_ms = 5000
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self.calls: dict[str, int] = {}  # JSON-protocol operations seen since the last reset, by X-Amz-Target
 
     def arm(self, lag_ms: int) -> None:
         """Start lagging: every shard read from now on first answers with one empty page."""
@@ -80,6 +81,9 @@ class _Realism:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            with self._lock:
+                self.calls[target] = self.calls.get(target, 0) + 1
         if target == self.BATCH_WRITE:
             return self._batch_write(environ, start_response)
         if target == self.GET_RECORDS and self.armed:
@@ -242,6 +246,8 @@ class AwsService:
         """Wipe all state: moto's reset API, LocalStack's, or (elsewhere) delete what exercises create."""
         if self._filter is not None:
             self._filter.disarm()
+            with self._filter._lock:
+                self._filter.calls.clear()
         for path in ("/moto-api/reset", "/_localstack/state/reset"):
             if self._post(path):
                 return
@@ -330,6 +336,14 @@ class AwsService:
     def resource(self, service_name: str, **kwargs: Any) -> Any:
         """A boto3 resource bound to this endpoint."""
         return self.session().resource(service_name, endpoint_url=self.endpoint_url, **kwargs)
+
+    def calls(self, operation: str) -> int:
+        """How many requests of a JSON-protocol operation (e.g. "DynamoDB_20120810.PutItem") the endpoint
+        has served since the last reset; embedded only."""
+        if self._filter is None:
+            raise UnsupportedOnBackend("counting calls needs the embedded moto server")
+        with self._filter._lock:
+            return self._filter.calls.get(operation, 0)
 
     def put_objects(self, bucket: str, objects: Mapping[str, bytes]) -> None:
         """Seed many objects into an existing bucket fast: straight into moto's store when embedded."""
