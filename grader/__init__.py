@@ -35,6 +35,12 @@ _LAZY = {
     "aws_rule_problems": "grader.checks.network",
     "plan_problems": "grader.checks.cidr",
     "usable_addresses": "grader.checks.cidr",
+    "ExplainedSubmission": "grader.checks.aws",
+    "items_problem": "grader.checks.aws",
+    "returned": "grader.checks.aws",
+    "learner_traceback": "grader.checks.aws",
+    "explain_client_error": "grader.checks.aws",
+    "differing_columns": "grader.checks.sql",
 }
 
 __all__ = ["SubmissionError", "SubmissionTimeout", *_LAZY]
