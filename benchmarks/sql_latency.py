@@ -1,8 +1,10 @@
 """Time to grade sql_joins on SQLite and on MySQL beside the floor `python -c "import grader.cli"`.
 
 Run: .venv/bin/python benchmarks/sql_latency.py [--repeat N]  (MySQL when GRADER_MYSQL_URL is set)
-"Cold" grades start with an empty database cache (every instance generated and loaded); "warm"
-grades reuse the cache a learner has after their first grade.
+"Cold" grades start with an empty database cache (every instance generated and loaded) and, on MySQL,
+with no template databases on the server (every grader_tpl_* database is dropped first, so other
+graders using the same server rebuild theirs); "warm" grades reuse the cache a learner has after their
+first grade and the templates the server keeps.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import sys
 import tempfile
 
 from timing import GRADE, report, wall
+
+from grader.services.sql import drop_templates
 
 
 def main() -> None:
@@ -30,6 +34,8 @@ def main() -> None:
     for name, extra in backends:
         cold = []
         for _ in range(args.repeat):
+            if url and name == "mysql":
+                drop_templates(url)
             with tempfile.TemporaryDirectory() as cache:
                 env = {**os.environ, "GRADER_CACHE_DIR": cache}
                 times, code = wall([*command, *extra], 1, env=env, warm_up=False)

@@ -71,6 +71,10 @@ def _execute(*statements: str) -> None:
         conn.close()
 
 
+def _run_databases(run_id: str) -> int:
+    return _scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s", f"grader\\_{run_id}\\_%")
+
+
 def _built_by(instance: PrivateCopy) -> str | None:
     return _scalar(f"SELECT value FROM `{template_name(instance)}`.`{TEMPLATE_MARKER}` WHERE item = 'built_by'")
 
@@ -186,12 +190,10 @@ def test_stop_leaves_no_run_database_or_user_behind(obt: PrivateCopy) -> None:
     service.query(obt, "SELECT 1 FROM orders_obt LIMIT 1")
     with service.session(obt) as db:
         db.run_script("CREATE TABLE brand (name VARCHAR(40) PRIMARY KEY)", filename="s.sql")
-        assert _scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
-                       f"grader\\_{backend.run_id}\\_%") == 2
+        assert _run_databases(backend.run_id) == 2
     assert _scalar("SELECT COUNT(*) FROM mysql.user WHERE user = %s", backend.user) == 1
     service.stop()
-    assert _scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
-                   f"grader\\_{backend.run_id}\\_%") == 0
+    assert _run_databases(backend.run_id) == 0
     assert _scalar("SELECT COUNT(*) FROM mysql.user WHERE user = %s", backend.user) == 0
     assert _scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", template_name(obt)) == 1
 
@@ -207,3 +209,28 @@ def test_the_learner_cannot_read_the_template() -> None:
         assert "denied" in str(caught.value).lower()
     finally:
         service.stop()
+
+
+def test_a_run_that_died_without_stop_is_cleaned_up_by_a_later_run_and_a_live_one_is_not(
+    obt: PrivateCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grader.services.sql as sql_module
+
+    live, dead = SqlService(MYSQL_URL), SqlService(MYSQL_URL)
+    for service in (live, dead):
+        service.start()
+        service.query(obt, "SELECT 1 FROM orders_obt LIMIT 1")
+    dead_run = dead._impl.run_id
+    for conn in (dead._impl._admin, *dead._impl._copiers):  # the process is killed: its connections close
+        conn.close()
+    monkeypatch.setattr(sql_module, "ORPHAN_AGE", 0)
+    later = SqlService(MYSQL_URL)
+    later.start()
+    try:
+        assert _run_databases(dead_run) == 0
+        assert _scalar("SELECT COUNT(*) FROM mysql.user WHERE user = %s", f"grader_{dead_run}") == 0
+        assert _run_databases(live._impl.run_id) == 1
+        assert live.query(obt, "SELECT COUNT(*) FROM orders_obt").rows == ((len(OBT.rows()),),)
+    finally:
+        later.stop()
+        live.stop()

@@ -677,6 +677,7 @@ def _mysql_literal(value: Any) -> str:
 TEMPLATE_FORMAT = 1  # change when the way templates are built changes; the name carries it
 TEMPLATE_MARKER = "_grader_template"
 TEMPLATE_LOCK_TIMEOUT = 300
+COPY_WORKERS = 3  # connections that copy a template's tables into a run's database side by side
 
 
 class TemplateDamaged(Exception):
@@ -751,23 +752,76 @@ def _build_template(cursor: Any, template: str, instance: SqlInstance, built_by:
     return counts
 
 
-def _copy_rows(cursor: Any, instance: SqlInstance, template: str, counts: list[tuple[str, int]]) -> None:
-    """Create the instance's tables in the current database and copy the template's rows into them, server-side."""
-    cursor.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
-    try:
-        for statement in instance.ddl("mysql"):
-            cursor.execute(statement)
-        # READ COMMITTED: a consistent read of the template, without share-locking its rows
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        cursor.execute("START TRANSACTION")
-        for table, rows in counts:
-            copied = cursor.execute(f"INSERT INTO `{table}` SELECT * FROM `{template}`.`{table}`")
-            if copied != rows:
+def copy_groups(counts: Sequence[tuple[str, int]], workers: int) -> list[list[tuple[str, int]]]:
+    """Tables split into at most `workers` groups of about equal row counts, largest tables first."""
+    groups: list[list[tuple[str, int]]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for table, rows in sorted(counts, key=lambda c: -c[1]):
+        slot = loads.index(min(loads))
+        groups[slot].append((table, rows))
+        loads[slot] += rows + 1
+    return [group for group in groups if group]
+
+
+def _copy_tables(conn: Any, database: str, template: str, group: Sequence[tuple[str, int]]) -> None:
+    """Copy some tables of the template into `database` in one transaction, checking each row count against the marker."""
+    import pymysql
+
+    with conn.cursor() as cursor:
+        cursor.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
+        try:
+            # READ COMMITTED: a consistent read of the template, without share-locking its rows
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.execute("START TRANSACTION")
+            for table, rows in group:
+                copied = cursor.execute(f"INSERT INTO `{database}`.`{table}` SELECT * FROM `{template}`.`{table}`")
+                if copied != rows:
+                    raise TemplateDamaged(f"{template}.{table} holds {copied} rows, its marker says {rows}")
+            cursor.execute("COMMIT")
+        except (pymysql.err.MySQLError, TemplateDamaged):
+            with contextlib.suppress(pymysql.err.MySQLError):
                 cursor.execute("ROLLBACK")
-                raise TemplateDamaged(f"{template}.{table} holds {copied} rows, its marker says {rows}")
-        cursor.execute("COMMIT")
-    finally:
-        cursor.execute("SET SESSION foreign_key_checks = 1, unique_checks = 1")
+            raise
+        finally:
+            with contextlib.suppress(pymysql.err.MySQLError):
+                cursor.execute("SET SESSION foreign_key_checks = 1, unique_checks = 1")
+
+
+ORPHAN_AGE = 600  # seconds: a run's databases are left alone this long, even when no live run holds its lock
+_RUN_DATABASE = re.compile(r"^grader_([0-9a-f]{8})_")
+
+
+def _reap_orphans(cursor: Any) -> list[str]:
+    """Drop the databases and user of runs that died without stop() (killed, crashed); returns their run ids.
+
+    A run holds the lock grader_run_<id> for as long as its admin connection lives. Databases whose run
+    holds no lock and that are older than ORPHAN_AGE (so a grader too old to take the lock is spared)
+    are orphans.
+    """
+    import pymysql
+
+    cursor.execute(
+        "SELECT table_schema, MIN(TIMESTAMPDIFF(SECOND, create_time, NOW())) FROM information_schema.tables "
+        "WHERE table_schema LIKE 'grader\\_%' GROUP BY table_schema"
+    )
+    runs: dict[str, list[tuple[str, int]]] = {}
+    for schema, age in cursor.fetchall():
+        match = _RUN_DATABASE.match(schema)
+        if match:
+            runs.setdefault(match.group(1), []).append((schema, int(age if age is not None else 0)))
+    reaped = []
+    for run_id, databases in runs.items():
+        if min(age for _, age in databases) < ORPHAN_AGE:
+            continue
+        cursor.execute("SELECT IS_USED_LOCK(%s)", (f"grader_run_{run_id}",))
+        if cursor.fetchone()[0] is not None:
+            continue
+        with contextlib.suppress(pymysql.err.MySQLError):
+            for schema, _ in databases:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+            cursor.execute(f"DROP USER IF EXISTS 'grader_{run_id}'@'%'")
+            reaped.append(run_id)
+    return reaped
 
 
 def drop_templates(url: str) -> list[str]:
@@ -918,6 +972,7 @@ class MysqlBackend:
         self._lock = threading.RLock()
         self._tls: Any = None  # None: not known yet; False: the server speaks no TLS; else the shared context
         self.templates_built: list[str] = []  # templates this run had to build (a warm server builds none)
+        self._copiers: list[Any] = []  # admin connections that copy template tables side by side
 
     def _connect(self, user: str, password: str, database: str | None = None) -> Any:
         import pymysql
@@ -953,6 +1008,9 @@ class MysqlBackend:
                     f"the MySQL user {self.url.user!r} cannot create users (needed to run learner SQL "
                     f"with SELECT only): {exc.args[-1]}"
                 ) from None
+            # held while this run lives: a later run that finds the lock free knows the run's leftovers are orphans
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (f"grader_run_{self.run_id}",))
+            _reap_orphans(cursor)
 
     def stop(self) -> None:
         import pymysql
@@ -966,6 +1024,10 @@ class MysqlBackend:
                         cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
                 with contextlib.suppress(pymysql.err.MySQLError):
                     cursor.execute(f"DROP USER IF EXISTS '{self.user}'@'%'")
+            for conn in self._copiers:
+                with contextlib.suppress(pymysql.err.MySQLError):
+                    conn.close()
+            self._copiers.clear()
             self._databases.clear()
             self._admin.close()
             self._admin = None
@@ -990,15 +1052,38 @@ class MysqlBackend:
                 self._databases[database] = database
                 cursor.execute(f"USE `{database}`")
                 try:
-                    _copy_rows(cursor, instance, template, counts)
+                    cursor.execute("SET SESSION foreign_key_checks = 0")  # a table may refer to one created later
+                    try:
+                        for statement in instance.ddl("mysql"):
+                            cursor.execute(statement)
+                    finally:
+                        cursor.execute("SET SESSION foreign_key_checks = 1")
+                    self._copy(database, template, counts)
                     return
                 except (pymysql.err.MySQLError, TemplateDamaged) as exc:
-                    with contextlib.suppress(pymysql.err.MySQLError):
-                        cursor.execute("ROLLBACK")
                     if attempt == 2:
                         reason = exc.args[-1] if isinstance(exc, pymysql.err.MySQLError) and exc.args else exc
                         raise ServiceError(f"cannot copy {instance.name} from the MySQL template {template}: {reason}") from None
             counts = self._template(instance, template, damaged=True)
+
+    def _copy(self, database: str, template: str, counts: list[tuple[str, int]]) -> None:
+        """Copy the template's rows into `database` server-side, on several connections at once.
+
+        InnoDB inserts one row at a time on the server's CPU; copying the large tables side by side
+        takes about a third less time than one after the other, even on two cores.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        groups = copy_groups(counts, COPY_WORKERS)
+        while len(self._copiers) < len(groups):
+            self._copiers.append(self._connect(self.url.user, self.url.password))
+        if len(groups) == 1:
+            _copy_tables(self._copiers[0], database, template, groups[0])
+            return
+        with ThreadPoolExecutor(len(groups)) as pool:
+            futures = [pool.submit(_copy_tables, conn, database, template, group) for conn, group in zip(self._copiers, groups)]
+        for future in futures:
+            future.result()
 
     def _template(self, instance: SqlInstance, template: str, *, damaged: bool = False) -> list[tuple[str, int]]:
         """The template's (table, row count) list, building the template first when it is missing, half-built or stale."""
