@@ -145,3 +145,20 @@ def test_a_grader_defect_exits_3_not_1(course_root: Path, monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["run", "log_parsing"])
     assert result.exit_code == 3
     assert "the grader failed: RuntimeError: disk full (run with --debug for the traceback)" in result.output
+
+
+def _without_times(report: dict) -> dict:
+    for exercise in report["exercises"]:
+        exercise["duration"] = 0
+        for test in exercise["tests"]:
+            test["execution_time"] = 0
+    report["duration"] = 0
+    return report
+
+
+def test_the_same_submission_gives_the_same_report_twice(course_root: Path) -> None:
+    """Each run gets a new moto server on a new port, with new ids: the feedback must not change."""
+    first = _without_times(json.loads(run("run", "queue_vs_stream", "--format", "json")[1]))
+    second = _without_times(json.loads(run("run", "queue_vs_stream", "--format", "json")[1]))
+    assert first == second
+    assert "$AWS_ENDPOINT_URL" in json.dumps(first)

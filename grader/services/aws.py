@@ -45,6 +45,7 @@ class UnsupportedOnBackend(ServiceError):
 
 
 BATCH_WRITE_LIMIT = 25
+ID_SEED = 2005  # seeds moto's id generator at every reset
 
 
 def _json_response(start_response: Callable[..., Any], status: str, content_type: str, body: dict[str, Any]) -> list[bytes]:
@@ -248,9 +249,13 @@ class AwsService:
             self._filter.disarm()
             with self._filter._lock:
                 self._filter.calls.clear()
-        for path in ("/moto-api/reset", "/_localstack/state/reset"):
-            if self._post(path):
-                return
+        if self._post("/moto-api/reset"):
+            # moto draws ids (vpc-..., receipt handles) from one generator: seeded, they are the same
+            # every run, and so is feedback that names them
+            self._post(f"/moto-api/seed?a={ID_SEED}")
+            return
+        if self._post("/_localstack/state/reset"):
+            return
         if self.backend == "moto":
             raise ServiceError("the embedded moto server did not accept a reset")
         self._sweep()
