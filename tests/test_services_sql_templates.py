@@ -1,4 +1,4 @@
-"""MySQL template databases: built once per instance, reused by later runs, rebuilt when damaged, safe under concurrency."""
+"""MySQL templates: built once per instance, reused, rebuilt when damaged, safe under concurrency; no run leftovers."""
 from __future__ import annotations
 
 import os

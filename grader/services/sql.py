@@ -3,7 +3,9 @@
 SQLite is the default: learner SQL is parsed and transpiled by sqlglot (with a dialect subclass for
 MySQL date functions sqlglot renders differently), run on a copy of the instance held in memory,
 behind an authorizer and a progress-handler deadline. With a MySQL URL the grader makes its own
-databases and a SELECT-only user per run, and drops them when it stops.
+databases and a SELECT-only user per run, and drops them when it stops. A run's database is copied
+server-side from a template database the server keeps per instance (grader_tpl_*), built once under
+a lock, so rows cross the wire only the first time an instance is graded on that server.
 """
 from __future__ import annotations
 
@@ -728,7 +730,7 @@ def _template_intact(cursor: Any, template: str, counts: list[tuple[str, int]]) 
 
 
 def _build_template(cursor: Any, template: str, instance: SqlInstance, built_by: str) -> list[tuple[str, int]]:
-    """Build the template from the instance's rows in one transaction, writing the marker last; the caller holds its lock."""
+    """Build the template in one transaction and write its marker last; the caller holds the template's lock."""
     counts, statements = mysql_load(instance)
     cursor.execute(f"DROP DATABASE IF EXISTS `{template}`")
     cursor.execute(f"CREATE DATABASE `{template}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
@@ -747,7 +749,9 @@ def _build_template(cursor: Any, template: str, instance: SqlInstance, built_by:
         ("instance_key", instance.key), ("format", str(TEMPLATE_FORMAT)), ("built_by", built_by),
         ("tables", ",".join(table for table, _ in counts)), *((f"rows:{table}", str(rows)) for table, rows in counts),
     ]
-    cursor.execute(f"CREATE TABLE `{TEMPLATE_MARKER}` (item VARCHAR(80) PRIMARY KEY, value VARCHAR(1000) NOT NULL) ENGINE=InnoDB")
+    cursor.execute(
+        f"CREATE TABLE `{TEMPLATE_MARKER}` (item VARCHAR(80) PRIMARY KEY, value VARCHAR(1000) NOT NULL) ENGINE=InnoDB"
+    )
     cursor.executemany(f"INSERT INTO `{TEMPLATE_MARKER}` (item, value) VALUES (%s, %s)", items)
     return counts
 
@@ -764,7 +768,7 @@ def copy_groups(counts: Sequence[tuple[str, int]], workers: int) -> list[list[tu
 
 
 def _copy_tables(conn: Any, database: str, template: str, group: Sequence[tuple[str, int]]) -> None:
-    """Copy some tables of the template into `database` in one transaction, checking each row count against the marker."""
+    """Copy some of the template's tables into `database` in one transaction, checking row counts against the marker."""
     import pymysql
 
     with conn.cursor() as cursor:
@@ -830,7 +834,9 @@ def drop_templates(url: str) -> list[str]:
     conn = backend._connect(backend.url.user, backend.url.password)
     try:
         with conn.cursor() as cursor:
-            cursor.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'grader\\_tpl\\_%'")
+            cursor.execute(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'grader\\_tpl\\_%'"
+            )
             names = sorted(r[0] for r in cursor.fetchall())
             for name in names:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -1063,7 +1069,9 @@ class MysqlBackend:
                 except (pymysql.err.MySQLError, TemplateDamaged) as exc:
                     if attempt == 2:
                         reason = exc.args[-1] if isinstance(exc, pymysql.err.MySQLError) and exc.args else exc
-                        raise ServiceError(f"cannot copy {instance.name} from the MySQL template {template}: {reason}") from None
+                        raise ServiceError(
+                            f"cannot copy {instance.name} from the MySQL template {template}: {reason}"
+                        ) from None
             counts = self._template(instance, template, damaged=True)
 
     def _copy(self, database: str, template: str, counts: list[tuple[str, int]]) -> None:
@@ -1081,12 +1089,14 @@ class MysqlBackend:
             _copy_tables(self._copiers[0], database, template, groups[0])
             return
         with ThreadPoolExecutor(len(groups)) as pool:
-            futures = [pool.submit(_copy_tables, conn, database, template, group) for conn, group in zip(self._copiers, groups)]
+            futures = [
+                pool.submit(_copy_tables, conn, database, template, group) for conn, group in zip(self._copiers, groups)
+            ]
         for future in futures:
             future.result()
 
     def _template(self, instance: SqlInstance, template: str, *, damaged: bool = False) -> list[tuple[str, int]]:
-        """The template's (table, row count) list, building the template first when it is missing, half-built or stale."""
+        """The template's (table, row count) list; builds the template first when missing, half-built or stale."""
         import pymysql
 
         with self._admin.cursor() as cursor:
