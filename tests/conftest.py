@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from grader.services.aws import AwsService
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,3 +87,22 @@ def course_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("GRADER_COURSE_ROOT", raising=False)
     return ROOT
 
+
+
+@pytest.fixture(scope="module")
+def moto_service() -> Iterator[AwsService]:
+    """An embedded moto server for one test module."""
+    from grader.services import ServiceOptions
+    from grader.services.aws import make_service
+
+    service = make_service(ServiceOptions())
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def aws(moto_service: AwsService) -> AwsService:
+    """The module's moto server, wiped."""
+    moto_service.reset()
+    return moto_service

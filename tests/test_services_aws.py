@@ -7,27 +7,12 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from grader.errors import ServiceError
 from grader.services import ServiceOptions, factory
 from grader.services.aws import ACCOUNT_ID, REGION, AwsService, UnsupportedOnBackend, make_service
-
-
-@pytest.fixture(scope="module")
-def moto_service() -> Iterator[AwsService]:
-    service = make_service(ServiceOptions())
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def aws(moto_service: AwsService) -> AwsService:
-    moto_service.reset()
-    return moto_service
 
 
 def _port(service: AwsService) -> int:

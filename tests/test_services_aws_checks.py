@@ -2,27 +2,9 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterator
-
-import pytest
 
 from grader.checks import aws as checks
-from grader.services import ServiceOptions
-from grader.services.aws import AwsService, make_service
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AwsService]:
-    service = make_service(ServiceOptions())
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def aws(server: AwsService) -> AwsService:
-    server.reset()
-    return server
+from grader.services.aws import AwsService
 
 
 def test_plain_turns_boto3_values_into_what_a_learner_returns() -> None:
