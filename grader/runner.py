@@ -81,12 +81,40 @@ def _course_on_path(exercise: Exercise) -> Iterator[None]:
                 del sys.modules[name]
 
 
+# what pytest reads from the environment: a CI's PYTEST_ADDOPTS or an installed plugin (pytest-randomly
+# reorders and reseeds) must not change how hidden tests run
+_PYTEST_ENV = {"PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def _set_env(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _plain_pytest_env() -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in _PYTEST_ENV}
+    _set_env(_PYTEST_ENV)
+    try:
+        yield
+    finally:
+        _set_env(saved)
+
+
 def pytest_args(exercise: Exercise) -> list[str]:
-    """How the runner invokes pytest on an exercise's hidden tests."""
+    """How the runner invokes pytest on an exercise's hidden tests.
+
+    The hidden tests see the grader plugin and the conftest.py of their own folder, nothing else:
+    `-c` ignores any configuration file and `--confcutdir` stops pytest from loading a conftest.py
+    of a folder above them (the course's own tests/conftest.py could replace the grader's fixtures)."""
     return [
         str(exercise.tests_dir),
         "-c", os.devnull,  # ignore any project configuration: the hidden tests stand alone
         "--rootdir", str(exercise.tests_dir.parent),
+        "--confcutdir", str(exercise.tests_dir),
         "--import-mode=importlib",
         "-p", "grader.plugin",
         "-p", "no:cacheprovider",
@@ -120,7 +148,7 @@ def grade(
         sandbox.start()  # the import runs while pytest collects
     session = GradingSession(exercise, learner_dir, services, sandbox)
     try:
-        with _course_on_path(exercise), contextlib.redirect_stdout(io.StringIO()):
+        with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(pytest_args(exercise), plugins=[session])
     finally:
         if sandbox is not None:

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# hidden tests run only through the grader (grader/runner.py), never in the framework's own run
+collect_ignore = ["hidden"]
+
 HIDDEN = '''
 import pytest
 from grader import SubmissionError

@@ -82,3 +82,50 @@ def test_bad_visibility_is_an_error(make_course) -> None:
     hidden = "import pytest\n\n@pytest.mark.visibility('secret')\ndef test_x(submission):\n    pass\n"
     (test,) = grade_demo(make_course(hidden=hidden)).tests
     assert test.status is Status.ERROR and "visibility('secret') must be one of" in test.output
+
+
+OVERRIDE = '''
+import pytest
+
+
+class Fake:
+    def double(self, x):
+        return -1
+
+
+@pytest.fixture
+def submission():
+    return Fake()
+
+
+@pytest.fixture
+def exercise():
+    return "not the grader's"
+'''
+
+
+def test_only_the_hidden_folders_conftest_reaches_hidden_tests(make_course, monkeypatch) -> None:
+    """A course's own tests/conftest.py (or any conftest above tests/hidden/<slug>/) must not replace
+    the grader's fixtures; the conftest.py beside the hidden tests is theirs to use."""
+    hidden = ("def test_grader_fixtures_win(submission, exercise, helper):\n"
+              "    assert submission.double(2) == 4\n"
+              "    assert exercise.slug == 'demo' and helper == 'beside the tests'\n")
+    root = make_course(hidden=hidden, points=1)
+    for folder in (root, root / "tests", root / "tests" / "hidden"):
+        (folder / "conftest.py").write_text(OVERRIDE, encoding="utf-8")
+    (root / "tests/hidden/demo/conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef helper():\n    return 'beside the tests'\n", encoding="utf-8")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")  # a CI's pytest options do not apply either
+    result = grade_demo(root)
+    assert not result.error
+    assert [(t.status, t.output) for t in result.tests] == [(Status.PASSED, "")]
+
+
+def test_the_frameworks_own_run_never_collects_hidden_tests() -> None:
+    import subprocess
+    import sys
+
+    listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                            cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120).stdout
+    assert "tests/test_plugin.py::" in listed
+    assert "tests/hidden/" not in listed

@@ -115,6 +115,14 @@ def test_put_items_writes_a_large_batch_in_chunks_of_25(submission, aws):
     for key, item in want.items():
         problem = checks.first_item_difference(got[key], item)
         assert not problem, f"item {key}: {problem}"
+    if aws.backend == "moto":  # only the embedded server counts calls
+        puts = aws.calls("DynamoDB_20120810.PutItem")
+        batches = aws.calls("DynamoDB_20120810.BatchWriteItem")
+        assert puts == 0 and batches >= -(-len(items) // 25), (
+            f"put_items wrote {len(items)} items with {puts} PutItem and {batches} BatchWriteItem calls; "
+            "write them in batches of up to 25 with BatchWriteItem (client.batch_write_item, or "
+            "table.batch_writer()), not one put_item per item."
+        )
 
 
 @pytest.mark.points(2)
