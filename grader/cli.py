@@ -168,13 +168,31 @@ def run_command(targets: tuple[str, ...], path: Path | None, fmt: str, output: P
 @cli.command("validate")
 @click.argument("slugs", nargs=-1)
 @service_options
+@click.option("--mutants", "mutants", is_flag=True,
+              help="Grade mutants of each reference solution instead: each must lose points.")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=95.0, show_default=True,
+              help="With --mutants: the least share (%) of non-equivalent mutants an exercise must kill.")
+@click.option("--max-mutants", "cap", type=click.IntRange(min=0), default=None,
+              help="With --mutants: grade at most N mutants per exercise, sampled by --seed (0: all). "
+                   "[default: 60]")
+@click.option("--seed", type=int, default=None, help="With --mutants: the sampling seed. [default: 2024]")
+@click.option("--json", "as_json", is_flag=True, help="With --mutants: print the results as JSON (for CI).")
 @handle_errors
 def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint: str | None,
-                     services_mode: str) -> None:
+                     services_mode: str, mutants: bool, threshold: float, cap: int | None, seed: int | None,
+                     as_json: bool) -> None:
     """Check every exercise: the solution scores full marks, the untouched stub scores 0.
 
-    Example: grade validate log_parsing
+    \b
+    Examples:
+      grade validate log_parsing
+      grade validate --mutants sql_joins        mutants of the solution must lose points
     """
+    if mutants:
+        _validate_mutants(slugs, _options(mysql_url, aws_endpoint, services_mode), threshold, cap, seed, as_json)
+        return
+    if as_json or cap is not None or seed is not None:
+        raise click.UsageError("--json, --max-mutants and --seed go with --mutants")
     from rich.console import Console
     from rich.table import Table
 
@@ -200,6 +218,50 @@ def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint
         for problem in verdict.problems:
             console.print(f"  - {problem}", markup=False)
     click.get_current_context().exit(1 if failures else 0)
+
+
+def _validate_mutants(slugs: tuple[str, ...], options: ServiceOptions, threshold: float, cap: int | None,
+                      seed: int | None, as_json: bool) -> None:
+    """`grade validate --mutants`: the mutation table (or JSON); exit 1 when an exercise is under the threshold."""
+    import time
+
+    from rich.console import Console
+
+    from grader.mutants import engine, report
+    from grader.runner import ServicePool
+
+    cap = engine.DEFAULT_CAP if cap is None else cap
+    seed = engine.DEFAULT_SEED if seed is None else seed
+    exercises = catalog.select(catalog.find_root(), slugs)
+    started = time.monotonic()
+    reports = []
+    with ServicePool(options) as pool:
+        for exercise in exercises:
+            done = engine.validate_mutants(exercise, pool, cap=cap, seed=seed)
+            reports.append(done)
+            click.echo(f"{exercise.slug}: graded {done.sampled} of {done.made} mutants in {done.duration:g} s",
+                       err=True)
+    duration = round(time.monotonic() - started, 1)
+    passed = all(r.passed(threshold) for r in reports)
+    if as_json:
+        click.echo(json.dumps(report.as_json(reports, threshold=threshold, cap=cap, seed=seed,
+                                             duration=duration), indent=2))
+    else:
+        console = Console(highlight=False)
+        for done in reports:
+            shown = [v for v in done.verdicts if v.status == engine.SURVIVED]
+            for verdict in shown:
+                console.print(f"[bold red]survived[/] {done.exercise} {verdict.mutant.ident}", markup=True)
+                console.print(f"  {verdict.why}", markup=False)
+                console.print(verdict.mutant.diff, markup=False)
+            if done.problem:
+                console.print(f"[bold red]{done.exercise}[/]: {done.problem}")
+        console.print(report.table(reports, threshold))
+        sampled = sum(r.sampled for r in reports)
+        made = sum(r.made for r in reports)
+        cap_text = "all" if cap == 0 else f"at most {cap} per exercise, seed {seed}"
+        console.print(f"{sampled} of {made} mutants graded ({cap_text}) in {duration:g} s", markup=False)
+    click.get_current_context().exit(0 if passed else EXIT_FAILED)
 
 
 def main() -> None:

@@ -1,13 +1,14 @@
 """The pytest plugin hidden tests use: markers, fixtures, and the collector of TestResults.
 
 Markers: points(n), visibility(name), hint(text). Fixtures: submission, workspace, exercise, sql,
-aws. The runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a plugin
-object; the session turns each test's phases into one TestResult.
+aws, probe. The runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a
+plugin object; the session turns each test's phases into one TestResult.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import pytest
 
@@ -21,6 +22,22 @@ if TYPE_CHECKING:
 
 SESSION_KEY = pytest.StashKey["GradingSession"]()
 MAX_FEEDBACK = 3000
+
+
+class Observer(Protocol):
+    """Sees what the hidden tests see of a submission (the fixtures' objects pass through `watch`)."""
+
+    def watch(self, kind: str, value: Any, test: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Trial:
+    """How `grade validate --mutants` runs a grade besides the ordinary way."""
+
+    probe: bool = False  # the `probe` fixture: hidden tests widen their data
+    observer: Observer | None = None  # records what the hidden tests observe
+    stop_at_first_failure: bool = False  # a mutant is judged by its first lost check
+    run_first: tuple[str, ...] = ()  # checks (by name) to run before the others, in this order
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,9 +80,21 @@ def submission(request: pytest.FixtureRequest) -> Iterator[SubmissionProxy]:
                     "or list a .py file in exercise.toml)")
     worker = grading.sandbox.session()
     try:
-        yield SubmissionProxy(worker)
+        yield _observed(request, "submission", SubmissionProxy(worker))
     finally:
         worker.close()
+
+
+def _observed(request: pytest.FixtureRequest, kind: str, value: Any) -> Any:
+    observer = _session(request).trial.observer
+    return value if observer is None else observer.watch(kind, value, request.node.nodeid)
+
+
+@pytest.fixture
+def probe(request: pytest.FixtureRequest) -> bool:
+    """True when `grade validate --mutants` asks whether a surviving mutant is equivalent: hidden tests
+    may then widen their data (more seeds, more instances) beyond what a grade uses."""
+    return _session(request).trial.probe
 
 
 def _service(request: pytest.FixtureRequest, name: str) -> Service:
@@ -79,7 +108,7 @@ def _service(request: pytest.FixtureRequest, name: str) -> Service:
 @pytest.fixture
 def sql(request: pytest.FixtureRequest) -> Service:
     """The run's SQL backend."""
-    return _service(request, "sql")
+    return _observed(request, "sql", _service(request, "sql"))
 
 
 @pytest.fixture
@@ -87,7 +116,7 @@ def aws(request: pytest.FixtureRequest) -> Service:
     """The run's AWS endpoint, with every resource wiped before the test."""
     service = _service(request, "aws")
     service.reset()
-    return service
+    return _observed(request, "aws", service)
 
 
 def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
@@ -129,7 +158,9 @@ class GradingSession:
         learner_dir: Path,
         services: dict[str, Service],
         sandbox: Sandbox | None,
+        trial: Trial | None = None,
     ) -> None:
+        self.trial = trial or Trial()
         self.exercise = exercise
         self.learner_dir = learner_dir
         self.services = services
@@ -137,6 +168,11 @@ class GradingSession:
         self.results: dict[str, TestResult] = {}
         self.order: list[str] = []
         self.problems: list[str] = []  # hidden tests that could not be collected
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if self.trial.run_first:
+            rank = {nodeid: i for i, nodeid in enumerate(self.trial.run_first)}
+            items.sort(key=lambda item: rank.get(test_name(item), len(rank)))  # stable: the rest keep their order
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -1,0 +1,56 @@
+"""`grade validate --mutants`: the table, --json for CI, and the exit code under the threshold."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from grader.cli import cli
+from tests.test_mutants_engine import build
+
+
+def validate(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["validate", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.output  # output: stdout and stderr as a terminal shows them
+
+
+def test_the_table_lists_survivors_and_fails_under_the_threshold(tmp_path: Path, in_course) -> None:
+    in_course(build(tmp_path))
+    code, out, shown = validate("--mutants", "demo")
+    assert code == 1, out
+    assert "grade validate --mutants (threshold 95%)" in out
+    row = next(line for line in out.splitlines() if "demo" in line and "FAIL" in line)
+    assert [cell.strip() for cell in row.strip("│┃ ").split("│")][:8] == ["demo", "9", "9", "5", "3", "1", "0", "62.5%"]
+    assert "survived demo demo.py: line 3: `>` -> `>=`" in out
+    assert "+    if x >= 10:" in out
+    assert "9 of 9 mutants graded (at most 60 per exercise, seed 2024)" in out
+    assert "demo: graded 9 of 9 mutants in" in shown
+
+
+def test_json_for_ci_and_a_threshold_that_is_met(tmp_path: Path, in_course) -> None:
+    in_course(build(tmp_path))
+    code, out, _ = validate("--mutants", "--json", "--threshold", "62.5", "--max-mutants", "0")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["passed"] is True and data["threshold"] == 62.5 and data["max_mutants"] == 0
+    [demo] = data["exercises"]
+    assert {k: demo[k] for k in ("exercise", "made", "sampled", "killed", "survived", "equivalent", "invalid", "score")} == {
+        "exercise": "demo", "made": 9, "sampled": 9, "killed": 5, "survived": 3, "equivalent": 1, "invalid": 0,
+        "score": 62.5}
+    assert {s["description"] for s in demo["survivors"]} == {"line 3: `>` -> `>=`", "line 3: `10` -> `11`",
+                                                               "line 3: `10` -> `9`"}
+    assert demo["equivalents"][0]["diff"].startswith("--- solutions/demo.py\n+++ mutant/demo.py\n")
+
+
+def test_a_sample_says_how_many_were_graded(tmp_path: Path, in_course) -> None:
+    in_course(build(tmp_path))
+    code, out, _ = validate("--mutants", "--max-mutants", "3", "--seed", "7", "--threshold", "0")
+    assert code == 0, out
+    assert "3 of 9 mutants graded (at most 3 per exercise, seed 7)" in out
+
+
+def test_mutant_options_need_mutants(tmp_path: Path, in_course) -> None:
+    in_course(build(tmp_path))
+    code, _, err = validate("--json")
+    assert code == 2 and "--json, --max-mutants and --seed go with --mutants" in err
