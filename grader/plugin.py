@@ -94,7 +94,7 @@ def _observed(request: pytest.FixtureRequest, kind: str, value: Any) -> Any:
 def probe(request: pytest.FixtureRequest) -> bool:
     """True when `grade validate --mutants` asks whether a surviving mutant is equivalent: hidden tests
     may then widen their data (more seeds, more instances) beyond what a grade uses."""
-    return _session(request).trial.probe
+    return bool(_observed(request, "probe", _session(request).trial.probe))
 
 
 def _service(request: pytest.FixtureRequest, name: str) -> Service:

@@ -81,6 +81,8 @@ def test_full_marks_that_the_wider_data_tells_apart_survive(report: engine.Repor
 
 def test_a_mutant_the_checks_cannot_tell_apart_is_probably_equivalent(report: engine.Report) -> None:
     assert verdicts(report, engine.EQUIVALENT) == {"line 2: `x = int(x)` dropped"}
+    [verdict] = [v for v in report.verdicts if v.status == engine.EQUIVALENT]
+    assert verdict.why.endswith("also on wider data")
 
 
 def test_the_score_counts_killed_among_the_non_equivalent(report: engine.Report) -> None:

@@ -261,5 +261,8 @@ def _judge_survivors(exercise: Exercise, workspace: _Workspace, pool: ServicePoo
         difference = first_difference(seen, again, mine)
         if difference:
             yield Verdict(mutant, SURVIVED, f"full marks, but the checks see a difference: {difference}")
-        else:
+        elif seen.widened:
             yield Verdict(mutant, EQUIVALENT, "the checks see the same as for the solution, also on wider data")
+        else:
+            yield Verdict(mutant, EQUIVALENT, "the checks see the same as for the solution (its hidden tests have "
+                                              "no wider data: they do not use the probe fixture)")

@@ -67,13 +67,18 @@ class Observations:
 
     def __init__(self) -> None:
         self.by_test: dict[str, Seen] = {}
+        self.widened = False  # a hidden test asked for the `probe` fixture while it was set
 
     def note(self, test: str, what: str, value: Any) -> None:
         self.by_test.setdefault(test, []).append((what, plain(value)))
 
     def watch(self, kind: str, value: Any, test: str) -> Any:
-        """The fixture object `value` of kind submission, sql or aws, recording what passes through it."""
+        """The fixture object `value` of kind submission, sql or aws, recording what passes through it
+        (`probe`: the flag itself, noting that the hidden tests widened their data)."""
         self.by_test.setdefault(test, [])
+        if kind == "probe":
+            self.widened = self.widened or bool(value)
+            return value
         if kind == "submission":
             return _Watched(value, lambda what, seen: self.note(test, what, seen), calls="call")
         if kind == "sql":
