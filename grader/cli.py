@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from rich.markup import escape
 
 from grader import catalog
-from grader.errors import GraderError, ServiceError
+from grader.errors import GraderError, ServiceError, UsageError
 from grader.report import REPORTERS, render
+from grader.targets import display_path as _label
 from grader.services import ServiceOptions
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNGRADED = 1, 2, 3
@@ -100,7 +102,11 @@ def cli(debug: bool) -> None:
 
     \b
     grade list                      the exercises
+    grade watch                     regrade on every save, exercise after exercise
     grade run log_parsing           grade your work in exercises/log_parsing/
+    grade status                    where you stand
+    grade hint log_parsing          a hint for a failing check, more on each call
+    grade reset log_parsing         the stub back (your version kept as a .bak)
     grade validate                  (instructors) solutions full marks, stubs zero
     """
 
@@ -126,43 +132,239 @@ def list_command(path: Path | None, fmt: str) -> None:
         click.echo(f"{e.slug:<{width}}  {e.points:>4g} pts  {e.title}")
 
 
+def _workspace(root: Path, path: Path | None) -> Path:
+    workspace = path if path is not None else root / "exercises"
+    if not workspace.is_dir():
+        raise click.UsageError(f"--path {workspace}: no such folder")
+    return workspace
+
+
+def _record(run: Any, targets: list[Any], exercises: list[Any]) -> Any:
+    """Save the run in the learner's progress; the progress of the first workspace graded, or None."""
+    from grader.progress import record_grades
+
+    try:
+        saved = record_grades(run, {t.exercise.slug: t.learner_dir for t in targets}, exercises)
+    except OSError as exc:  # a read-only folder: the grade stands, only history is lost
+        click.echo(f"Warning: progress not saved: {exc}", err=True)
+        return None
+    return next(iter(saved.values()), None)
+
+
 @cli.command("run")
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
+@click.option("-k", "keyword", metavar="EXPRESSION", default=None,
+              help="Grade only the checks whose names match, as pytest's -k: q2, 'parse_line and not README'. "
+                   "The others are reported as not run.")
+@click.option("-v", "--verbose", is_flag=True, help="Every check on its own row, every feedback in full.")
+@click.option("--hints", is_flag=True, help="Show the first hint of each failing check.")
 @workspace_options
 @report_options
 @service_options
 @handle_errors
-def run_command(targets: tuple[str, ...], path: Path | None, fmt: str, output: Path | None,
-                mysql_url: str | None, aws_endpoint: str | None, services_mode: str) -> None:
-    """Grade exercises: TARGET is an exercise slug or `all`.
+def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hints: bool, path: Path | None,
+                fmt: str, output: Path | None, mysql_url: str | None, aws_endpoint: str | None,
+                services_mode: str) -> None:
+    """Grade exercises: TARGET is an exercise slug, `all`, an exercise folder or a learner file.
 
     \b
     Examples:
       grade run log_parsing                     your work in exercises/log_parsing/
+      grade run .                               the exercise folder you stand in (or no target)
+      grade run sql_joins -k q2                 only the checks whose names match q2
+      grade run sql_joins/q2_short_film_categories.sql   only the checks that read that file
       grade run log_parsing --path solutions    the reference solution
       grade run all --format gradescope -o results.json
     """
-    from grader.runner import ServicePool, grade_many
+    from grader.report import text
+    from grader.runner import ServicePool, check_keyword, grade_targets
+    from grader.targets import resolve
 
     root = catalog.find_root()
-    exercises = catalog.select(root, targets)
-    workspace = path if path is not None else root / "exercises"
-    if not workspace.is_dir():
-        raise click.UsageError(f"--path {workspace}: no such folder")
-    with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
-        run = grade_many(exercises, workspace, pool)
+    workspace = _workspace(root, path)
+    chosen = resolve(root, targets, workspace)
+    if keyword:
+        check_keyword(keyword)
+    announce = text.Announcer(len(chosen), text.console(stderr=True)) if len(chosen) > 1 else None
+    try:
+        with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
+            run = grade_targets(chosen, pool, keyword=keyword, on_start=announce)
+    finally:
+        if announce is not None:
+            announce.close()
+    if keyword:
+        run = _matching(run, keyword)
+    exercises = catalog.load_all(root)
+    progress = _record(run, chosen, exercises)
     if fmt == "text" and output is None:
-        from rich.console import Console
+        from grader.progress import Progress, next_step, status_rows
 
-        from grader.report import text
-
-        text.write(run, Console(highlight=False))
+        console = text.console()
+        progress = progress or Progress(Path(), {})
+        step = next_step(run, exercises, progress, _label(workspace))
+        text.write(run, console, verbose=verbose, hints=hints, next_step="" if len(chosen) > 1 else step)
+        if len(chosen) > 1:
+            console.print()
+            text.write_status(status_rows(exercises, progress, _label(workspace)), console)
+            console.print(f"[bold]{escape(step)}[/]", highlight=False, soft_wrap=True)
     else:
         _emit(render(run, fmt), output)
     ctx = click.get_current_context()
     if run.ungraded:
         ctx.exit(EXIT_UNGRADED)
     ctx.exit(0 if run.passed else EXIT_FAILED)
+
+
+def _matching(run: Any, keyword: str) -> Any:
+    """The run without the exercises none of whose checks matched -k; a usage error when none did."""
+    from dataclasses import replace
+
+    from grader.results import Status
+
+    kept = tuple(r for r in run.results
+                 if r.error or r.ungraded or any(t.status is not Status.NOT_RUN for t in r.tests))
+    if not kept:
+        names = [t.name for r in run.results for t in r.tests][:12]
+        raise UsageError(f"-k {keyword!r} matches no check; the checks are: " + "; ".join(names))
+    return replace(run, results=kept)
+
+
+@cli.command("status")
+@workspace_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def status_command(path: Path | None, fmt: str) -> None:
+    """Where you stand: each exercise's best and last score, and what to do next.
+
+    Progress is kept in .grade/progress.json in your workspace (exercises/ by default).
+
+    Example: grade status
+    """
+    from grader.progress import Progress, next_exercise, status_rows
+    from grader.report import text
+
+    root = catalog.find_root()
+    workspace = _workspace(root, path)
+    exercises = catalog.load_all(root)
+    progress = Progress.load(workspace)
+    rows = status_rows(exercises, progress, _label(workspace))
+    if fmt == "json":
+        click.echo(json.dumps([{"slug": r.exercise.slug, "state": r.progress.state, "best": r.progress.best,
+                                "last": r.progress.last, "max_score": r.progress.max_score or r.exercise.points,
+                                "runs": r.progress.runs, "graded_at": r.progress.graded_at, "next": r.next}
+                               for r in rows], indent=2))
+        return
+    console = text.console()
+    text.write_status(rows, console)
+    following = next_exercise(exercises, progress)
+    if following is None:
+        console.print("[bold]Next: every exercise is at full marks. Well done: hand in your work.[/]", soft_wrap=True)
+    else:
+        row = next(r for r in rows if r.exercise.slug == following.slug)
+        console.print(f"[bold]Next: {escape(row.next)}[/]", highlight=False, soft_wrap=True)
+
+
+@cli.command("hint")
+@click.argument("slug")
+@click.argument("check", required=False)
+@workspace_options
+@handle_errors
+def hint_command(slug: str, check: str | None, path: Path | None) -> None:
+    """A hint for a failing check; each call shows one more (a nudge first, then more).
+
+    CHECK is part of a check's name (default: the first failing check of your last grade).
+
+    \b
+    Examples:
+      grade hint log_parsing
+      grade hint sql_joins q3
+    """
+    from grader.progress import Progress, choose_hint
+    from grader.runner import collect
+
+    root = catalog.find_root()
+    workspace = _workspace(root, path)
+    (exercise,) = catalog.select(root, [slug])
+    progress = Progress.load(workspace)
+    entry = progress.get(slug)
+    if not check and not entry.runs:
+        raise UsageError(f"grade {slug} first (grade run {slug}): hints are for checks that fail")
+    checks = collect(exercise)
+    candidates = choose_hint(checks, entry, check)
+    if check and not candidates:
+        raise UsageError(f"no check of {slug} is named like {check!r}; its checks are: "
+                         + "; ".join(c.name for c in checks))
+    if not candidates:
+        click.echo(f"No check of {slug} failed in your last grade: nothing to hint at.")
+        return
+    chosen = candidates[0]
+    if not chosen.hints:
+        click.echo(f"\"{chosen.name}\" has no hint: its feedback is what there is. "
+                   f"Read {_label(workspace)}/{slug}/README.md again.")
+        return
+    shown = progress.reveal(slug, chosen.name, len(chosen.hints))
+    try:
+        progress.save()
+    except OSError as exc:
+        click.echo(f"Warning: progress not saved: {exc}", err=True)
+    from grader.report.text import hint_text
+
+    click.echo(hint_text(chosen, shown, slug))
+
+
+@cli.command("reset")
+@click.argument("slug")
+@click.argument("file", required=False)
+@workspace_options
+@handle_errors
+def reset_command(slug: str, file: str | None, path: Path | None) -> None:
+    """Put an exercise's stub back; your version is kept as <file>.<time>.bak next to it.
+
+    \b
+    Examples:
+      grade reset log_parsing
+      grade reset sql_joins q3_films_per_category.sql
+    """
+    from grader.reset import reset
+
+    root = catalog.find_root()
+    workspace = _workspace(root, path)
+    (exercise,) = catalog.select(root, [slug])
+    names = (Path(file).name,) if file else ()
+    for done in reset(exercise, workspace / slug, names):
+        shown = _label(done.path)
+        if done.backup is None and done.path.exists():
+            click.echo(f"{shown}: restored from {done.source}")
+        else:
+            click.echo(f"{shown}: restored from {done.source}"
+                       + (f"; your version is in {_label(done.backup)}" if done.backup else ""))
+    click.echo(f"Next: grade run {slug}")
+
+
+@cli.command("watch")
+@click.argument("slug", required=False)
+@workspace_options
+@service_options
+@handle_errors
+def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aws_endpoint: str | None,
+                  services_mode: str) -> None:
+    """Regrade on every save: start on the first exercise not done, go on when one is at full marks.
+
+    Keys (on a terminal): h hint, r re-run, n next, l list, q quit.
+
+    Example: grade watch
+    """
+    from grader.report import text
+    from grader.watch import watch
+
+    root = catalog.find_root()
+    workspace = _workspace(root, path)
+    if slug:
+        catalog.select(root, [slug])  # an unknown slug is a usage error
+    exercises = catalog.load_all(root)
+    ctx = click.get_current_context()
+    ctx.exit(watch(exercises, workspace, _options(mysql_url, aws_endpoint, services_mode), text.console(),
+                   start=slug))
 
 
 @cli.command("validate")

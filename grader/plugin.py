@@ -1,8 +1,10 @@
 """The pytest plugin hidden tests use: markers, fixtures, and the collector of TestResults.
 
-Markers: points(n), visibility(name), hint(text). Fixtures: submission, workspace, exercise, sql,
+Markers: points(n), visibility(name), hint(text, ...) (tiers: a nudge first, more on each request),
+reads(file, ...) (the learner files a check reads). Fixtures: submission, workspace, exercise, sql,
 aws, probe. The runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a
-plugin object; the session turns each test's phases into one TestResult.
+plugin object; the session turns each test's phases into one TestResult, and each test left out of
+the grade (by `-k` or a file target) into a TestResult with status not_run.
 """
 from __future__ import annotations
 
@@ -46,7 +48,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "visibility(name): who sees the result: visible, hidden, after_due_date or after_published",
     )
-    config.addinivalue_line("markers", "hint(text): shown to the learner when the test fails")
+    config.addinivalue_line(
+        "markers",
+        "hint(text, ...): hints for a learner whose check fails, in tiers: a nudge first, then more on "
+        "each `grade hint`",
+    )
+    config.addinivalue_line(
+        "markers",
+        "reads(file, ...): the learner files the check reads (default: files whose stem is in the "
+        "test's name, else every file)",
+    )
     for plugin in config.pluginmanager.get_plugins():
         if isinstance(plugin, GradingSession):
             config.stash[SESSION_KEY] = plugin
@@ -78,6 +89,9 @@ def submission(request: pytest.FixtureRequest) -> Iterator[SubmissionProxy]:
     if grading.sandbox is None:
         pytest.fail(f"exercise {grading.exercise.slug} has no Python module to call (set `module` "
                     "or list a .py file in exercise.toml)")
+    failure = _import_failure(grading.sandbox)
+    if failure:  # known from an earlier check: fail now, before this check sets anything up
+        raise SubmissionError(failure)
     worker = grading.sandbox.session()
     try:
         yield _observed(request, "submission", SubmissionProxy(worker))
@@ -95,6 +109,11 @@ def probe(request: pytest.FixtureRequest) -> bool:
     """True when `grade validate --mutants` asks whether a surviving mutant is equivalent: hidden tests
     may then widen their data (more seeds, more instances) beyond what a grade uses."""
     return bool(_observed(request, "probe", _session(request).trial.probe))
+
+
+def _import_failure(sandbox: Sandbox) -> str | None:
+    """The message of a learner module that could not be imported, once the sandbox knows it."""
+    return getattr(sandbox, "import_error", None) or getattr(sandbox, "_import_error", None)
 
 
 def _service(request: pytest.FixtureRequest, name: str) -> Service:
@@ -124,6 +143,44 @@ def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
     if marker is None or not marker.args:
         return default
     return marker.args[0]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A hidden test as the learner knows it, read from its markers without running it."""
+
+    nodeid: str
+    name: str
+    points: float
+    visibility: str
+    hints: tuple[str, ...]
+    reads: tuple[str, ...]
+
+
+def hints_of(item: pytest.Item) -> tuple[str, ...]:
+    """The tiers of the item's hint marker: `hint("nudge", "more", ...)`."""
+    marker = item.get_closest_marker("hint")
+    if marker is None:
+        return ()
+    return tuple(str(text) for text in marker.args if str(text).strip())
+
+
+def reads_of(item: pytest.Item, files: tuple[str, ...]) -> tuple[str, ...]:
+    """The learner files a check reads: its `reads` marker, else the files whose stem appears in the
+    test function's name, else all of them."""
+    marker = item.get_closest_marker("reads")
+    if marker is not None:
+        return tuple(str(name) for name in marker.args)
+    function = getattr(item, "originalname", None) or item.name
+    named = tuple(name for name in files if Path(name).stem in function)
+    return named or files
+
+
+def check_of(item: pytest.Item, files: tuple[str, ...]) -> Check:
+    """What the learner reads about `item`: name, points, visibility, hint tiers, files it reads."""
+    return Check(nodeid=item.nodeid, name=test_name(item), points=float(_marker_arg(item, "points", 1)),
+                 visibility=str(_marker_arg(item, "visibility", "visible")), hints=hints_of(item),
+                 reads=reads_of(item, files))
 
 
 def test_name(item: pytest.Item) -> str:
@@ -159,20 +216,45 @@ class GradingSession:
         services: dict[str, Service],
         sandbox: Sandbox | None,
         trial: Trial | None = None,
+        *,
+        files: tuple[str, ...] = (),
     ) -> None:
         self.trial = trial or Trial()
         self.exercise = exercise
         self.learner_dir = learner_dir
         self.services = services
         self.sandbox = sandbox
+        self.files = files  # grade only the checks that read one of these learner files
         self.results: dict[str, TestResult] = {}
-        self.order: list[str] = []
+        self.checks: dict[str, Check] = {}  # every collected test, in collection order
         self.problems: list[str] = []  # hidden tests that could not be collected
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Know every check; let -k match the names a learner reads; keep the checks of `files`; put
+        first what the trial asks for."""
+        for item in items:
+            check = check_of(item, tuple(self.exercise.files))
+            self.checks[item.nodeid] = check
+            item.extra_keyword_matches.add(check.name)
+        if self.files:
+            wanted = set(self.files)
+            kept = [i for i in items if wanted & set(self.checks[i.nodeid].reads)]
+            left = [i for i in items if not wanted & set(self.checks[i.nodeid].reads)]
+            if left:
+                items[:] = kept
+                config.hook.pytest_deselected(items=left)
         if self.trial.run_first:
             rank = {nodeid: i for i, nodeid in enumerate(self.trial.run_first)}
             items.sort(key=lambda item: rank.get(test_name(item), len(rank)))  # stable: the rest keep their order
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            check = self.checks.get(item.nodeid) or check_of(item, tuple(self.exercise.files))
+            self.results[item.nodeid] = TestResult(
+                name=check.name, status=Status.NOT_RUN, score=0.0, max_score=check.points,
+                visibility=check.visibility if check.visibility in VISIBILITIES else "visible",
+            )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -191,7 +273,7 @@ class GradingSession:
         if visibility not in VISIBILITIES:
             defect = f"visibility({visibility!r}) must be one of {', '.join(VISIBILITIES)}"
             visibility = "visible"
-        hint = str(_marker_arg(item, "hint", ""))
+        hints = hints_of(item)
         nodeid = item.nodeid
         previous = self.results.get(nodeid)
         if previous is not None and previous.status is not Status.PASSED:
@@ -217,8 +299,7 @@ class GradingSession:
             return  # a setup or teardown that passed adds nothing
         if self.sandbox is not None:
             output = self.sandbox.redact(output)
-        if previous is None:
-            self.order.append(nodeid)
+        failed = status in (Status.FAILED, Status.ERROR)
         self.results[nodeid] = TestResult(
             name=test_name(item),
             status=status,
@@ -226,10 +307,14 @@ class GradingSession:
             max_score=points_max,
             output=output,
             visibility=visibility,
-            hint=hint if status in (Status.FAILED, Status.ERROR) else "",
+            hint=hints[0] if failed and hints else "",
             execution_time=round(report.duration + (previous.execution_time if previous else 0.0), 4),
+            hints=hints if failed else (),
         )
 
     def test_results(self) -> tuple[TestResult, ...]:
-        return tuple(self.results[n] for n in self.order)
+        """One TestResult per collected test, in collection order."""
+        order = [n for n in self.checks if n in self.results]
+        order += [n for n in self.results if n not in self.checks]
+        return tuple(self.results[n] for n in order)
 

@@ -12,6 +12,7 @@ class Status(str, enum.Enum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    NOT_RUN = "not_run"  # left out of this grade (by -k or a file target): no verdict, no points
 
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -29,8 +30,9 @@ class TestResult:
     max_score: float
     output: str = ""
     visibility: str = "visible"
-    hint: str = ""
+    hint: str = ""  # the first tier of `hints`, set when the check did not pass
     execution_time: float = 0.0
+    hints: tuple[str, ...] = ()  # every tier, a nudge first; set when the check did not pass
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,18 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return not self.error and all(t.status is Status.PASSED for t in self.tests)
+        """No error, and every check graded in this run passed (checks not run are no failure)."""
+        return not self.error and all(t.status in (Status.PASSED, Status.NOT_RUN) for t in self.tests)
+
+    @property
+    def not_run(self) -> float:
+        """Points of the checks left out of this grade."""
+        return round(sum(t.max_score for t in self.tests if t.status is Status.NOT_RUN), 4)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every check was graded (nothing left out by -k or a file target)."""
+        return not any(t.status is Status.NOT_RUN for t in self.tests)
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,18 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import pytest
 
 from grader import services as service_registry
 from grader.catalog import Exercise
-from grader.errors import GraderError, ServiceError
-from grader.plugin import GradingSession, Trial
+from grader.errors import GraderError, ServiceError, UsageError
+from grader.plugin import Check, GradingSession, Trial
 from grader.results import Result, Run
 from grader.sandbox import Sandbox
 from grader.services import Service, ServiceOptions
+from grader.targets import Target, display_path
 
 
 def version() -> str:
@@ -137,12 +138,18 @@ def grade(
     *,
     label: str | None = None,
     trial: Trial | None = None,
+    keyword: str | None = None,
+    files: tuple[str, ...] = (),
 ) -> Result:
     """Grade the files in `learner_dir` against the exercise's hidden tests (`trial`: how
-    `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check)."""
+    `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check).
+
+    `keyword` (a pytest -k expression on check names) and `files` (learner files: only the checks
+    that read them) leave the other checks out; they are reported as not run.
+    """
     started = time.monotonic()
     learner_dir = Path(learner_dir).resolve()
-    label = label or _display(learner_dir)
+    label = label or display_path(learner_dir)
     services = {name: pool.get(name) for name in exercise.services}
     backend = ",".join(s.backend for s in services.values()) or "python"
     env: dict[str, str] = {}
@@ -154,8 +161,9 @@ def grade(
                           memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label,
                           warm=exercise.config.get("warm_clients", ()))
         sandbox.start()  # the import runs while pytest collects
-    session = GradingSession(exercise, learner_dir, services, sandbox, trial)
+    session = GradingSession(exercise, learner_dir, services, sandbox, trial, files=tuple(files))
     args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
+    args += ["-k", keyword] if keyword else []
     try:
         with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
             code = pytest.main(args, plugins=[session])
@@ -165,8 +173,10 @@ def grade(
     error = ""
     if session.problems:
         error = "the hidden tests could not be loaded: " + "; ".join(session.problems)
-    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not session.results:
         error = f"no hidden tests found in {exercise.tests_dir}"
+    elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        pass  # every check was left out by -k or a file target: all of them are reported as not run
     elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         error = f"pytest stopped with exit code {int(code)}"
     return Result(
@@ -182,25 +192,48 @@ def grade(
     )
 
 
+def check_keyword(expression: str) -> None:
+    """Refuse a -k expression pytest cannot parse, with pytest's own explanation."""
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(expression)
+    except Exception as exc:  # pytest's ParseError before 8.4, SyntaxError since
+        raise UsageError(f"-k {expression!r} is not an expression: {exc}") from None
+
+
+def collect(exercise: Exercise) -> list[Check]:
+    """The exercise's checks as its hidden tests declare them (names, points, hint tiers), without
+    running any: no service starts and no learner code runs."""
+    session = GradingSession(exercise, exercise.stub_dir, {}, None)
+    with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
+        pytest.main([*pytest_args(exercise), "--collect-only"], plugins=[session])
+    if session.problems:
+        raise GraderError("the hidden tests could not be loaded: " + "; ".join(session.problems))
+    return list(session.checks.values())
+
+
 def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool) -> Run:
     """Grade `workspace/<slug>/` for each exercise; a service failure stops nothing else."""
+    return grade_targets([Target(e, Path(workspace) / e.slug) for e in exercises], pool)
+
+
+def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str | None = None,
+                  on_start: Callable[[int, Target], None] | None = None) -> Run:
+    """Grade each target (an exercise, its learner folder, maybe only some files); a service failure
+    stops nothing else. `on_start(index, target)` is called before each grade."""
     started = time.monotonic()
     results = []
-    for exercise in exercises:
-        learner_dir = Path(workspace) / exercise.slug
+    for index, target in enumerate(targets):
+        exercise, learner_dir = target.exercise, target.learner_dir
+        if on_start is not None:
+            on_start(index, target)
         try:
-            results.append(grade(exercise, learner_dir, pool))
+            results.append(grade(exercise, learner_dir, pool, keyword=keyword, files=target.files))
         except ServiceError as exc:
             results.append(Result(exercise=exercise.slug, title=exercise.title,
-                                  submission=_display(learner_dir), backend="", version=version(),
+                                  submission=display_path(learner_dir), backend="", version=version(),
                                   error=f"could not grade: {exc}", ungraded=True,
                                   points=exercise.points))
     return Run(results=tuple(results), duration=round(time.monotonic() - started, 3))
 
-
-def _display(path: Path) -> str:
-    """`path` relative to the current folder when it is below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

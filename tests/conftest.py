@@ -72,6 +72,12 @@ def make_course(tmp_path: Path) -> Callable[..., Path]:
     return build
 
 
+@pytest.fixture(autouse=True)
+def _learner_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress and kept stubs of every test go to a folder of its own, never into the checkout."""
+    monkeypatch.setenv("GRADER_STATE_DIR", str(tmp_path_factory.mktemp("grade-state")))
+
+
 @pytest.fixture
 def in_course(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
     """Make `root` the course the grader finds."""

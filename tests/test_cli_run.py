@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -30,7 +31,7 @@ def test_solution_gets_full_marks(course_root: Path) -> None:
 
 
 def test_stub_scores_zero_with_feedback(course_root: Path) -> None:
-    code, out = run("run", "log_parsing")
+    code, out = run("run", "log_parsing", "-v")
     assert code == 1
     assert "0/22 points" in out
     assert "NotImplementedError: parse_line is not written yet" in out
@@ -141,7 +142,7 @@ def test_a_grader_defect_exits_3_not_1(course_root: Path, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(grader.runner, "grade_many", broken)
+    monkeypatch.setattr(grader.runner, "grade_targets", broken)
     result = CliRunner().invoke(cli, ["run", "log_parsing"])
     assert result.exit_code == 3
     assert "the grader failed: RuntimeError: disk full (run with --debug for the traceback)" in result.output
@@ -162,3 +163,118 @@ def test_the_same_submission_gives_the_same_report_twice(course_root: Path) -> N
     second = _without_times(json.loads(run("run", "queue_vs_stream", "--format", "json")[1]))
     assert first == second
     assert "$AWS_ENDPOINT_URL" in json.dumps(first)
+
+
+# -- one question at a time, short output ---------------------------------------------------------
+
+def test_k_grades_only_the_selected_checks(course_root: Path) -> None:
+    code, out = run("run", "sql_joins", "--path", "solutions", "-k", "q2", "--format", "json")
+    assert code == 0, out  # every check graded passed; the rest are no failure
+    (exercise,) = json.loads(out)["exercises"]
+    statuses = {t["name"].split(":")[0]: (t["status"], t["score"]) for t in exercise["tests"]}
+    assert statuses["q2"] == ("passed", 3)
+    assert {s for name, s in statuses.items() if name != "q2"} == {("not_run", 0)}
+    assert exercise["score"] == 3 and exercise["max_score"] == 20 and exercise["not_run"] == 17
+
+
+def test_k_matches_the_names_learners_read(course_root: Path) -> None:
+    code, out = run("run", "log_parsing", "-k", "README or malformed", "-v")
+    assert code == 1
+    assert "parse_line reads the README's example" in out and "parse_line returns None for malformed lines" in out
+    assert "0/22 points, 13 of them not run" in out
+
+
+def test_k_that_matches_nothing_or_does_not_parse(course_root: Path) -> None:
+    code, out = run("run", "log_parsing", "-k", "nonesuch")
+    assert code == 2 and "-k 'nonesuch' matches no check; the checks are: parse_line" in out
+    code, out = run("run", "log_parsing", "-k", "parse_line or")
+    assert code == 2 and "-k 'parse_line or' is not an expression" in out
+
+
+def test_a_learner_file_grades_only_the_checks_that_read_it(course_root: Path) -> None:
+    code, out = run("run", "solutions/sql_joins/q2_short_film_categories.sql", "--format", "json")
+    assert code == 0, out
+    (exercise,) = json.loads(out)["exercises"]
+    graded = [t["name"] for t in exercise["tests"] if t["status"] != "not_run"]
+    assert graded == ["q2: short films with their categories"]
+    assert exercise["submission"] == "solutions/sql_joins"
+
+
+def test_a_word_after_a_slug_suggests_k(course_root: Path) -> None:
+    code, out = run("run", "sql_joins", "q2")
+    assert code == 2 and "grade run sql_joins -k q2" in out
+
+
+def test_dot_and_no_target_inside_an_exercise_folder(course_root: Path, monkeypatch) -> None:
+    monkeypatch.chdir(course_root / "solutions/log_parsing")
+    for args in (("run", "."), ("run",)):
+        code, out = run(*args)
+        assert code == 0, out
+        assert "log_parsing: 22/22 points" in out
+    monkeypatch.chdir(course_root / "fixtures")
+    code, out = run("run")
+    assert code == 2 and "which exercise?" in out
+
+
+def test_a_stub_is_folded_into_one_line(course_root: Path) -> None:
+    code, out = run("run", "log_parsing")
+    assert code == 1
+    assert ("9 checks not started    0/22  todo    write parse_line, parse_log, to_json_lines, filter_by_level, "
+            "failures_per_user") in out
+    assert "NotImplementedError" not in out and len(out.splitlines()) <= 8
+    assert out.rstrip().splitlines()[-1] == ("Next: write parse_line (exercises/log_parsing/README.md says what it "
+                                            "must do), then grade run log_parsing")
+    code, verbose = run("run", "log_parsing", "-v")
+    assert verbose.count("NotImplementedError: parse_line is not written yet") >= 4  # -v: every check in full
+
+
+def test_one_import_error_is_shown_once(course_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "log_parsing").mkdir()
+    (tmp_path / "log_parsing" / "parse_logs.py").write_text("def parse_line(line)\n    return None\n")
+    code, out = run("run", "log_parsing", "--path", str(tmp_path))
+    assert code == 1
+    assert "9 checks failing alike" in out and "Every check (9) fails with:" in out
+    assert out.count("SyntaxError") == 1
+    assert out.rstrip().endswith("Next: fix the problem shown above (it fails 9 checks at once), then grade run log_parsing")
+
+
+def test_no_box_drawing_without_a_terminal_and_no_word_cut(course_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "log_parsing").mkdir()
+    source = SOLUTION + "\n\ndef filter_by_level(records, min_level):\n    return []\n"
+    (tmp_path / "log_parsing" / "parse_logs.py").write_text(source)
+    grade = Path(sys.executable).parent / "grade"
+    done = subprocess.run([str(grade), "run", "log_parsing", "--path", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "100"})
+    assert done.returncode == 1, done.stderr
+    assert not set(done.stdout) & set("─━│┃┏┓┗┛┡┩└┘├┤┼╇╈"), done.stdout
+    assert max(len(line.rstrip()) for line in done.stdout.splitlines()[:-1]) <= 100
+    words = {word for line in done.stdout.splitlines() for word in line.split()}
+    feedback = [t for t in words if t.startswith("filter_by_level")]
+    assert feedback, done.stdout  # names are whole words, never cut in the middle
+
+
+def test_run_all_shows_progress_lines_and_the_status_table(make_course, in_course) -> None:
+    root = make_course()
+    second = root / "exercises/demo2"
+    second.mkdir()
+    for name in ("exercise.toml", "README.md", "demo.py"):
+        text = (root / "exercises/demo" / name).read_text()
+        (second / name).write_text(text.replace("order = 1", "order = 2").replace("Demo", "Demo two"))
+    (root / "solutions/demo2").mkdir()
+    (root / "solutions/demo2/demo.py").write_text((root / "solutions/demo/demo.py").read_text())
+    (root / "tests/hidden/demo2").mkdir()
+    (root / "tests/hidden/demo2/test_demo2.py").write_text((root / "tests/hidden/demo/test_demo.py").read_text())
+    in_course(root)
+    result = CliRunner(mix_stderr=False).invoke(cli, ["run", "all"]) if _mixes() else CliRunner().invoke(cli, ["run", "all"])
+    assert result.exit_code == 1
+    err = result.stderr
+    assert "grading demo (1/2)" in err and "grading demo2 (2/2)" in err
+    assert "grade status" in result.stdout and "not started" not in result.stdout.split("grade status")[1]
+    assert result.stdout.rstrip().splitlines()[-1].startswith("Next: write double")
+
+
+def _mixes() -> bool:
+    """click < 8.2 mixes stderr into output unless told not to."""
+    import inspect
+
+    return "mix_stderr" in inspect.signature(CliRunner).parameters

@@ -22,10 +22,12 @@ RUN = Run(
                 TestResult("parse_line reads the README's example", Status.PASSED, 3, 3, execution_time=0.01),
                 TestResult("parse_log numbers malformed lines", Status.FAILED, 0, 3,
                            output="parse_log: 'malformed' is [2], expected line numbers [2, 7]",
-                           hint="Count blank lines too.", execution_time=0.02),
+                           hint="Count blank lines too.", execution_time=0.02,
+                           hints=("Count blank lines too.", "Number lines from 1, the first line included.")),
                 TestResult("secret check", Status.FAILED, 0, 1, output="expected 4", visibility="hidden"),
                 TestResult("needs mysql", Status.SKIPPED, 0, 0, output="set GRADER_MYSQL_URL"),
                 TestResult("broken check", Status.ERROR, 0, 2, output="This check could not run (KeyError)."),
+                TestResult("failures_per_user counts failures", Status.NOT_RUN, 0, 2),
             ),
         ),
         Result(exercise="sql_joins", title="Joins", submission="exercises/sql_joins", backend="",
@@ -45,10 +47,25 @@ def test_golden(fmt: str) -> None:
 
 
 def test_scores_add_up() -> None:
-    assert RUN.results[0].score == 3 and RUN.results[0].max_score == 9
+    assert RUN.results[0].score == 3 and RUN.results[0].max_score == 11
+    assert RUN.results[0].not_run == 2 and not RUN.results[0].complete
     assert RUN.results[1].max_score == 10  # nothing ran: the declared points
-    assert RUN.score == 3 and RUN.max_score == 19
+    assert RUN.score == 3 and RUN.max_score == 21
     assert not RUN.passed and RUN.ungraded
+
+
+def test_checks_not_run_are_no_failure() -> None:
+    """A grade of some checks (-k, a file) that all pass has passed; the rest are not run, in every format."""
+    partial = Result(exercise="sql_joins", title="Joins", submission="exercises/sql_joins", backend="sqlite",
+                     tests=(TestResult("q2", Status.PASSED, 3, 3), TestResult("q3", Status.NOT_RUN, 0, 3)))
+    run = Run(results=(partial,))
+    assert partial.passed and partial.score == 3 and partial.max_score == 6 and partial.not_run == 3
+    assert json.loads(render(run, "json"))["exercises"][0]["tests"][1]["status"] == "not_run"
+    not_run = json.loads(render(run, "gradescope"))["tests"][1]
+    assert "status" not in not_run and not_run["output"].startswith("Not run")
+    assert "➖ not run" in render(run, "github")
+    assert '<skipped message="not run"' in render(run, "junit")
+    assert "3/6 points, 3 of them not run" in render(run, "text")
 
 
 def test_gradescope_document() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from grader.results import Run, Status
 
-ICONS = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "⚠️", Status.SKIPPED: "⏭️"}
+ICONS = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "⚠️", Status.SKIPPED: "⏭️", Status.NOT_RUN: "➖"}
 
 
 def _cell(text: str) -> str:
@@ -21,7 +21,8 @@ def render(run: Run) -> str:
             lines += ["| check | points | result | feedback |", "|---|---:|---|---|"]
             for test in result.tests:
                 feedback = "(hidden check)" if test.visibility == "hidden" else _cell(test.output)
-                lines.append(f"| {_cell(test.name)} | {test.score:g}/{test.max_score:g} | "
-                             f"{ICONS[test.status]} {test.status.value} | {feedback} |")
+                points = f"-/{test.max_score:g}" if test.status is Status.NOT_RUN else f"{test.score:g}/{test.max_score:g}"
+                lines.append(f"| {_cell(test.name)} | {points} | "
+                             f"{ICONS[test.status]} {test.status.value.replace('_', ' ')} | {feedback} |")
             lines.append("")
     return "\n".join(lines) + "\n"

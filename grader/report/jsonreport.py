@@ -16,6 +16,7 @@ def test_dict(test: TestResult) -> dict[str, Any]:
         "output": test.output,
         "visibility": test.visibility,
         "hint": test.hint,
+        "hints": list(test.hints),
         "execution_time": test.execution_time,
     }
 
@@ -31,6 +32,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "duration": result.duration,
         "version": result.version,
         "error": result.error,
+        "not_run": result.not_run,
         "tests": [test_dict(t) for t in result.tests],
     }
 

@@ -14,7 +14,7 @@ def render(run: Run) -> str:
         suite = ET.SubElement(
             root, "testsuite", name=result.exercise, tests=str(len(result.tests)),
             failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR] + bool(result.error)),
-            skipped=str(counts[Status.SKIPPED]), time=f"{result.duration:.3f}",
+            skipped=str(counts[Status.SKIPPED] + counts[Status.NOT_RUN]), time=f"{result.duration:.3f}",
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("score", result.score), ("max_score", result.max_score),
@@ -26,8 +26,9 @@ def render(run: Run) -> str:
         for test in result.tests:
             case = ET.SubElement(suite, "testcase", classname=result.exercise, name=test.name,
                                  time=f"{test.execution_time:.3f}")
-            message = test.output.splitlines()[0] if test.output else test.status.value
-            tag = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(test.status)
+            message = test.output.splitlines()[0] if test.output else test.status.value.replace("_", " ")
+            tag = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped",
+                   Status.NOT_RUN: "skipped"}.get(test.status)
             if tag:
                 body = test.output + (f"\nHint: {test.hint}" if test.hint else "")
                 ET.SubElement(case, tag, message=message).text = body

@@ -1,0 +1,60 @@
+"""grader.progress: the learner's history, merged from partial grades, written atomically."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.progress import DONE, NOT_STARTED, STARTED, Progress, write_atomic
+from grader.results import Result, Status, TestResult
+
+
+def result(*tests: TestResult) -> Result:
+    return Result(exercise="demo", title="Demo", submission="exercises/demo", backend="python", tests=tests)
+
+
+def test_partial_grades_update_only_what_they_graded(tmp_path: Path) -> None:
+    progress = Progress(tmp_path / "progress.json")
+    progress.record(result(TestResult("a", Status.FAILED, 0, 2), TestResult("b", Status.PASSED, 3, 3)))
+    assert progress.get("demo").state == STARTED and progress.get("demo").last == 3
+    progress.record(result(TestResult("a", Status.PASSED, 2, 2), TestResult("b", Status.NOT_RUN, 0, 3)))
+    entry = progress.get("demo")
+    assert entry.checks["b"]["status"] == "passed"  # not run keeps the last verdict
+    assert (entry.last, entry.best, entry.max_score, entry.state) == (5, 5, 5, DONE)
+    assert progress.get("other").state == NOT_STARTED
+
+
+def test_errors_and_ungraded_runs_are_not_history(tmp_path: Path) -> None:
+    progress = Progress(tmp_path / "progress.json")
+    progress.record(Result(exercise="demo", title="Demo", submission="", backend="", ungraded=True, error="x"))
+    assert progress.get("demo").runs == 0
+
+
+def test_save_is_atomic_and_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_STATE_DIR", str(tmp_path / "state"))
+    progress = Progress.load(tmp_path)
+    progress.record(result(TestResult("a", Status.PASSED, 2, 2)))
+    progress.reveal("demo", "a", 3)
+    progress.save()
+    again = Progress.load(tmp_path)
+    assert again.get("demo").best == 2 and again.get("demo").hints_shown == {"a": 1}
+
+    def crash(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    again.record(result(TestResult("a", Status.FAILED, 0, 2)))
+    with pytest.raises(OSError):
+        again.save()
+    assert json.loads((tmp_path / "state/progress.json").read_text())["exercises"]["demo"]["last"] == 2
+    assert os.listdir(tmp_path / "state") == ["progress.json"]  # the temporary file is gone
+
+
+def test_write_atomic_keeps_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "crud.py"
+    path.write_text("old")
+    path.chmod(0o640)
+    write_atomic(path, "new")
+    assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o640
