@@ -1,8 +1,11 @@
 """The `grade` command: list exercises, grade a submission, validate the course."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -89,14 +92,40 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_atomically(output, text)
         click.echo(f"Report written to {output}", err=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: the grader's version and the sandbox learner code gets on this machine."""
+    if not value or ctx.resilient_parsing:
+        return
+    from grader.runner import version
+    from grader.sandbox import detect
+
+    level = detect()
+    click.echo(f"grade (dataeng-grader) {version()}\nsandbox: {level.name} ({level.reason})")
+    ctx.exit(0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show the grader's own tracebacks.")
-@click.version_option(package_name="dataeng-grader")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the sandbox level, then exit.")
 def cli(debug: bool) -> None:
     """Auto-graded data engineering exercises.
 
@@ -108,6 +137,7 @@ def cli(debug: bool) -> None:
     grade hint log_parsing          a hint for a failing check, more on each call
     grade reset log_parsing         the stub back (your version kept as a .bak)
     grade validate                  (instructors) solutions full marks, stubs zero
+    grade doctor                    what this machine gives the grader (sandbox, services)
     """
 
 
@@ -151,6 +181,13 @@ def _record(run: Any, targets: list[Any], exercises: list[Any]) -> Any:
     return next(iter(saved.values()), None)
 
 
+def sandbox_options(default: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--require-sandbox / --no-require-sandbox, with the command's own default."""
+    return click.option(
+        "--require-sandbox/--no-require-sandbox", default=default, show_default=True,
+        help="Refuse to grade (exit 3) unless learner code runs in the namespace sandbox.")
+
+
 @cli.command("run")
 @click.argument("targets", nargs=-1)
 @click.option("-k", "keyword", metavar="EXPRESSION", default=None,
@@ -161,10 +198,11 @@ def _record(run: Any, targets: list[Any], exercises: list[Any]) -> Any:
 @workspace_options
 @report_options
 @service_options
+@sandbox_options(default=False)
 @handle_errors
 def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hints: bool, path: Path | None,
                 fmt: str, output: Path | None, mysql_url: str | None, aws_endpoint: str | None,
-                services_mode: str) -> None:
+                services_mode: str, require_sandbox: bool) -> None:
     """Grade exercises: TARGET is an exercise slug, `all`, an exercise folder or a learner file.
 
     \b
@@ -188,7 +226,8 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     announce = text.Announcer(len(chosen), text.console(stderr=True)) if len(chosen) > 1 else None
     try:
         with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
-            run = grade_targets(chosen, pool, keyword=keyword, on_start=announce)
+            run = grade_targets(chosen, pool, keyword=keyword, on_start=announce,
+                                require_sandbox=require_sandbox)
     finally:
         if announce is not None:
             announce.close()
@@ -464,6 +503,25 @@ def _validate_mutants(slugs: tuple[str, ...], options: ServiceOptions, threshold
         cap_text = "all" if cap == 0 else f"at most {cap} per exercise, seed {seed}"
         console.print(f"{sampled} of {made} mutants graded ({cap_text}) in {duration:g} s", markup=False)
     click.get_current_context().exit(0 if passed else EXIT_FAILED)
+
+
+@cli.command("doctor")
+@handle_errors
+def doctor_command() -> None:
+    """Say what this machine gives the grader: the sandbox level and why, its limits, the services.
+
+    Exits 1 when learner code would run without the namespace sandbox.
+
+    Example: grade doctor
+    """
+    from grader.doctor import diagnose
+
+    findings = diagnose()
+    width = max(len(name) for name, _, _ in findings)
+    for name, ok, text in findings:
+        click.echo(f"{name:<{width}}  {'ok ' if ok else 'no '} {text}")
+    sandboxed = findings[0][1]
+    click.get_current_context().exit(0 if sandboxed else 1)
 
 
 def main() -> None:

@@ -20,3 +20,11 @@ class CatalogError(GraderError):
 
 class ServiceError(GraderError):
     """A backend service (database, AWS endpoint) could not be started or reached (exit 3)."""
+
+
+class SandboxError(ServiceError):
+    """The sandbox for learner code could not start or run: a fault of the grader's machine (exit 3)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """Grading was asked to require the namespace sandbox and this machine cannot give one (exit 3)."""

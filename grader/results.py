@@ -16,6 +16,8 @@ class Status(str, enum.Enum):
 
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+UNSANDBOXED = ("Learner code ran as a plain process, without the namespace sandbox "
+               "(run `grade doctor` to see why).")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Result:
     error: str = ""  # set when the hidden tests could not all run
     ungraded: bool = False  # a service did not start: nothing was graded
     points: float = 0.0  # the exercise's declared points, the maximum when no test ran
+    sandbox: str = ""  # where learner code ran: "namespaces" or "process" (grader/sandbox/jail.py)
 
     @property
     def score(self) -> float:
@@ -98,6 +101,12 @@ class Run:
     @property
     def ungraded(self) -> bool:
         return any(r.ungraded for r in self.results)
+
+    @property
+    def sandbox(self) -> str:
+        """The weakest sandbox any exercise's learner code ran in ("" when none ran)."""
+        levels = {r.sandbox for r in self.results if r.sandbox}
+        return "process" if "process" in levels else (levels.pop() if levels else "")
 
 
 def score_for(status: Status, points: float) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -14,10 +16,10 @@ import pytest
 
 from grader import services as service_registry
 from grader.catalog import Exercise
-from grader.errors import GraderError, ServiceError, UsageError
+from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
 from grader.plugin import Check, GradingSession, Trial
 from grader.results import Result, Run
-from grader.sandbox import Sandbox
+from grader.sandbox import NAMESPACES, Sandbox, SubmissionError, detect, snapshot
 from grader.services import Service, ServiceOptions
 from grader.targets import Target, display_path
 
@@ -131,6 +133,22 @@ def pytest_args(exercise: Exercise) -> list[str]:
     ]
 
 
+def require_namespaces() -> None:
+    """Refuse to go on unless learner code runs in the namespace sandbox here (SandboxUnavailable)."""
+    level = detect()
+    if level.name != NAMESPACES:
+        raise SandboxUnavailable(
+            f"refusing to grade: learner code would run without the namespace sandbox ({level.reason}); "
+            "`grade doctor` says why, --no-require-sandbox grades anyway")
+
+
+def hidden_paths(exercise: Exercise) -> list[Path]:
+    """What learner code must never see, even where a folder bound into its sandbox holds it."""
+    from grader.services.sql import cache_dir
+
+    return [exercise.root, Path.home(), Path(os.environ.get("GRADER_CACHE_DIR") or cache_dir())]
+
+
 def grade(
     exercise: Exercise,
     learner_dir: Path,
@@ -140,6 +158,7 @@ def grade(
     trial: Trial | None = None,
     keyword: str | None = None,
     files: tuple[str, ...] = (),
+    require_sandbox: bool = False,
 ) -> Result:
     """Grade the files in `learner_dir` against the exercise's hidden tests (`trial`: how
     `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check).
@@ -148,30 +167,53 @@ def grade(
     that read them) leave the other checks out; they are reported as not run.
     """
     started = time.monotonic()
+    if require_sandbox:
+        require_namespaces()
+    level = detect()
     learner_dir = Path(learner_dir).resolve()
     label = label or display_path(learner_dir)
     services = {name: pool.get(name) for name in exercise.services}
     backend = ",".join(s.backend for s in services.values()) or "python"
     env: dict[str, str] = {}
+    channels: dict[str, str] = {}
     for service in services.values():
         env.update(service.worker_env())
-    sandbox = None
-    if exercise.module:
-        sandbox = Sandbox(learner_dir, exercise.module, timeout=exercise.timeout, env=env,
-                          memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label,
-                          warm=exercise.config.get("warm_clients", ()))
-        sandbox.start()  # the import runs while pytest collects
-    session = GradingSession(exercise, learner_dir, services, sandbox, trial, files=tuple(files))
-    args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
-    args += ["-k", keyword] if keyword else []
-    try:
-        with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
-            code = pytest.main(args, plugins=[session])
-    finally:
-        if sandbox is not None:
-            sandbox.close()
-    error = ""
-    if session.problems:
+        if level.name == NAMESPACES and hasattr(service, "worker_channels"):
+            channels.update(service.worker_channels())
+    with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
+        # the graded copy: regular files only, so a link to the reference answer is never read as the
+        # learner's, and nothing can change the files while the checks read them
+        workspace = Path(scratch) / "submission"
+        refused = ""
+        if learner_dir.is_dir():
+            try:
+                snapshot(learner_dir, workspace)
+            except SubmissionError as exc:
+                refused = str(exc)
+                shutil.rmtree(workspace)
+        workspace.mkdir(exist_ok=True)
+        sandbox = None
+        if exercise.module:
+            sandbox = Sandbox(workspace, exercise.module, timeout=exercise.timeout, env=env, channels=channels,
+                              memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label,
+                              warm=exercise.config.get("warm_clients", ()), hidden=hidden_paths(exercise),
+                              level=level)
+            sandbox.start()  # the import runs while pytest collects
+        session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
+        args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
+        args += ["-k", keyword] if keyword else []
+        try:
+            with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
+                code = pytest.main(args, plugins=[session])
+        finally:
+            if sandbox is not None:
+                sandbox.close()  # every learner process has ended when this returns
+    error, ungraded = "", False
+    if sandbox is not None and sandbox.failure:
+        error, ungraded = f"could not grade: {sandbox.failure}", True
+    elif refused:
+        error = refused
+    elif session.problems:
         error = "the hidden tests could not be loaded: " + "; ".join(session.problems)
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not session.results:
         error = f"no hidden tests found in {exercise.tests_dir}"
@@ -188,7 +230,9 @@ def grade(
         duration=round(time.monotonic() - started, 3),
         version=version(),
         error=error,
+        ungraded=ungraded,
         points=exercise.points,
+        sandbox=level.name,
     )
 
 
@@ -213,16 +257,22 @@ def collect(exercise: Exercise) -> list[Check]:
     return list(session.checks.values())
 
 
-def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool) -> Run:
+def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool, *,
+               require_sandbox: bool = False) -> Run:
     """Grade `workspace/<slug>/` for each exercise; a service failure stops nothing else."""
-    return grade_targets([Target(e, Path(workspace) / e.slug) for e in exercises], pool)
+    return grade_targets([Target(e, Path(workspace) / e.slug) for e in exercises], pool,
+                         require_sandbox=require_sandbox)
 
 
 def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str | None = None,
-                  on_start: Callable[[int, Target], None] | None = None) -> Run:
+                  on_start: Callable[[int, Target], None] | None = None,
+                  require_sandbox: bool = False) -> Run:
     """Grade each target (an exercise, its learner folder, maybe only some files); a service failure
-    stops nothing else. `on_start(index, target)` is called before each grade."""
+    stops nothing else. `on_start(index, target)` is called before each grade. With
+    `require_sandbox`, nothing is graded unless learner code gets the namespace sandbox."""
     started = time.monotonic()
+    if require_sandbox:
+        require_namespaces()
     results = []
     for index, target in enumerate(targets):
         exercise, learner_dir = target.exercise, target.learner_dir
@@ -234,6 +284,6 @@ def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str 
             results.append(Result(exercise=exercise.slug, title=exercise.title,
                                   submission=display_path(learner_dir), backend="", version=version(),
                                   error=f"could not grade: {exc}", ungraded=True,
-                                  points=exercise.points))
+                                  points=exercise.points, sandbox=detect().name))
     return Run(results=tuple(results), duration=round(time.monotonic() - started, 3))
 

@@ -17,7 +17,7 @@ RUN = Run(
     results=(
         Result(
             exercise="log_parsing", title="Parsing application logs", submission="exercises/log_parsing",
-            backend="python", duration=0.5, version="0.1.0",
+            backend="python", duration=0.5, version="0.1.0", sandbox="namespaces",
             tests=(
                 TestResult("parse_line reads the README's example", Status.PASSED, 3, 3, execution_time=0.01),
                 TestResult("parse_log numbers malformed lines", Status.FAILED, 0, 3,
@@ -86,3 +86,17 @@ def test_text_hides_hidden_feedback() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(UsageError, match="choose one of text, json, gradescope, junit, github"):
         render(RUN, "csv")
+
+
+def test_every_format_names_the_sandbox_level() -> None:
+    """A grade without the namespace sandbox says so in every format (grade doctor tells why)."""
+    result = RUN.results[0]
+    plain = Run(results=(Result(**{**result.__dict__, "sandbox": "process"}),), duration=1.0)
+    assert "without the namespace sandbox" in render(plain, "text")
+    assert json.loads(render(plain, "json"))["exercises"][0]["sandbox"] == "process"
+    document = json.loads(render(plain, "gradescope"))
+    assert document["extra_data"]["sandbox"] == "process" and "grade doctor" in document["output"]
+    assert '<property name="sandbox" value="process" />' in render(plain, "junit")
+    assert "Sandbox: process" in render(plain, "github")
+    for fmt in REPORTERS:
+        assert "namespaces" in render(RUN, fmt), fmt

@@ -1,7 +1,7 @@
 """Markdown for a CI job summary (GitHub's $GITHUB_STEP_SUMMARY): a table per exercise."""
 from __future__ import annotations
 
-from grader.results import Run, Status
+from grader.results import UNSANDBOXED, Run, Status
 
 ICONS = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "⚠️", Status.SKIPPED: "⏭️", Status.NOT_RUN: "➖"}
 
@@ -13,6 +13,8 @@ def _cell(text: str) -> str:
 
 def render(run: Run) -> str:
     lines = [f"## grade: {run.score:g}/{run.max_score:g} points", ""]
+    if run.sandbox:
+        lines += [f"Sandbox: {run.sandbox}" + (f". {UNSANDBOXED}" if run.sandbox == "process" else ""), ""]
     for result in run.results:
         lines += [f"### {result.exercise}: {result.score:g}/{result.max_score:g}", ""]
         if result.error:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from grader.results import Run, Status
+from grader.results import UNSANDBOXED, Run, Status
 
 
 def render(run: Run) -> str:
@@ -31,10 +31,13 @@ def render(run: Run) -> str:
                 del entry["status"]
                 entry["output"] = "Not run: left out of this grade (-k or a file target)."
             tests.append(entry)
+    if run.sandbox == "process":
+        notes.append(UNSANDBOXED)
     document = {
         "score": run.score,
         "execution_time": round(run.duration),
         "output": "\n".join(notes) if notes else f"Graded {len(run.results)} exercise(s).",
+        "extra_data": {"sandbox": run.sandbox},
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

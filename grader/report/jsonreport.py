@@ -33,6 +33,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "version": result.version,
         "error": result.error,
         "not_run": result.not_run,
+        "sandbox": result.sandbox,
         "tests": [test_dict(t) for t in result.tests],
     }
 
@@ -43,6 +44,7 @@ def render(run: Run) -> str:
             "score": run.score,
             "max_score": run.max_score,
             "duration": run.duration,
+            "sandbox": run.sandbox,
             "exercises": [result_dict(r) for r in run.results],
         },
         indent=2,

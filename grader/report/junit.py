@@ -18,7 +18,8 @@ def render(run: Run) -> str:
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("score", result.score), ("max_score", result.max_score),
-                            ("backend", result.backend), ("submission", result.submission)):
+                            ("backend", result.backend), ("submission", result.submission),
+                            ("sandbox", result.sandbox)):
             ET.SubElement(properties, "property", name=name, value=str(value))
         if result.error:
             case = ET.SubElement(suite, "testcase", classname=result.exercise, name="grading")

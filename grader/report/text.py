@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.progress import DONE, NOT_STARTED, STARTED, StatusRow, todo_of
-from grader.results import Result, Run, Status, TestResult
+from grader.results import UNSANDBOXED, Result, Run, Status, TestResult
 
 MARKS = {
     Status.PASSED: "[green]pass[/]",
@@ -160,7 +160,9 @@ def _exercise(console: Console, result: Result, verbose: bool, hints: bool) -> N
     if result.error:
         console.print(f"[red]{escape(result.error)}[/]", highlight=False)
     colour = "green" if result.passed else "red"
-    about = ", ".join(part for part in (result.backend, f"{result.duration:.2f} s", result.submission) if part)
+    sandbox = f"sandbox: {result.sandbox}" if result.sandbox else ""
+    about = ", ".join(part for part in (result.backend, f"{result.duration:.2f} s", result.submission, sandbox)
+                      if part)
     score = f"{result.score:g}/{result.max_score:g} points"
     if not result.complete:
         score += f", {result.not_run:g} of them not run"
@@ -174,6 +176,8 @@ def write(run: Run, console: Console, *, verbose: bool = False, hints: bool = Fa
     if len(run.results) > 1:
         colour = "green" if run.passed else "red"
         console.print(f"[bold {colour}]Total: {run.score:g}/{run.max_score:g} points[/]")
+    if run.sandbox == "process":
+        console.print(f"[yellow]{escape(UNSANDBOXED)}[/]")
     if next_step:
         console.print(f"[bold]{escape(next_step)}[/]", highlight=False, soft_wrap=True)
 

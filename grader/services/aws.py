@@ -9,14 +9,25 @@ The small WSGI filter `_Realism` is written here because no library does it: it 
 behaviours of real AWS that learners must cope with. DynamoDB refuses a BatchWriteItem of more than
 25 requests (moto accepts any number), and Kinesis may answer GetRecords with an empty page while
 the reader is still behind (moto never does; armed on demand by a hidden test).
+
+Learner code never gets moto's admin API (/moto-api/...: reset, state dumps, the recorder): the
+`_AdminGuard` filter answers it only to requests that carry this process's secret token, which
+only the grader's own calls send. Learner code in a namespace sandbox has no network; it reaches
+the endpoint through `worker_channels()`: a Unix socket (the same WSGI application served by a
+second listener, or a relay to an external endpoint) that the sandbox binds in.
 """
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import os
+import secrets
+import shutil
+import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
@@ -52,6 +63,27 @@ def _json_response(start_response: Callable[..., Any], status: str, content_type
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
     return [data]
+
+
+class _AdminGuard:
+    """moto's admin API answers only requests that carry the grader's token (learner code has none)."""
+
+    HEADER = "X-Grader-Admin"
+
+    def __init__(self, app: WsgiApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", "")).lower()
+        host = str(environ.get("HTTP_HOST", "")).lower()
+        if "moto-api" in path or host.startswith("motoapi"):
+            given = str(environ.get("HTTP_X_GRADER_ADMIN", ""))
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                body = {"__type": "AccessDeniedException",
+                        "message": "moto's admin API (/moto-api/...) is reserved for the grader"}
+                return _json_response(start_response, "403 Forbidden", "application/json", body)
+        return self.app(environ, start_response)
 
 
 class _Realism:
@@ -163,6 +195,9 @@ class AwsService:
         self._filter: _Realism | None = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
+        self._token = secrets.token_hex(16)
+        self._channel_dir: str | None = None
+        self._channel: Any = None  # the learner-facing listener: a werkzeug server or a channel.Bridge
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -212,7 +247,9 @@ class AwsService:
                 pass
 
         self._filter = _Realism(DomainDispatcherApplication(create_backend_app))
-        server = make_server("127.0.0.1", 0, self._filter, threaded=True, request_handler=QuietHandler)
+        self._app = _AdminGuard(self._filter, self._token)
+        self._handler = QuietHandler
+        server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=QuietHandler)
         server.daemon_threads = True  # type: ignore[attr-defined]
         thread = threading.Thread(
             target=server.serve_forever,
@@ -232,6 +269,7 @@ class AwsService:
         """Stop the embedded server and free its port; nothing to do for an external endpoint."""
         self._clients.clear()
         self._session = None
+        self._close_channel()
         if self.backend == "external":
             return
         server, thread = self._server, self._thread
@@ -261,7 +299,8 @@ class AwsService:
         self._sweep()
 
     def _post(self, path: str) -> bool:
-        request = urllib.request.Request(self.endpoint_url + path, data=b"", method="POST")
+        request = urllib.request.Request(self.endpoint_url + path, data=b"", method="POST",
+                                         headers={_AdminGuard.HEADER: self._token})
         try:
             with urllib.request.urlopen(request, timeout=_START_TIMEOUT) as response:
                 return 200 <= response.status < 300
@@ -315,6 +354,45 @@ class AwsService:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    def worker_channels(self) -> dict[str, str]:
+        """{AWS_ENDPOINT_URL: a Unix socket that reaches this endpoint}, for learner code without a network.
+
+        The embedded server serves its application (admin guard included) on the socket too; an
+        external endpoint is relayed to. Made on first use, removed by stop()."""
+        if self._channel is None:
+            self._channel_dir = tempfile.mkdtemp(prefix="grader-aws-")
+            path = os.path.join(self._channel_dir, "aws.sock")
+            if self.backend == "moto":
+                self._channel = self._serve_unix(path)
+            else:
+                from grader.sandbox.channel import Bridge
+
+                parts = urllib.parse.urlsplit(self.endpoint_url)
+                self._channel = Bridge(path, parts.hostname or "127.0.0.1",
+                                       parts.port or (443 if parts.scheme == "https" else 80))
+        return {"AWS_ENDPOINT_URL": os.path.join(self._channel_dir or "", "aws.sock")}
+
+    def _serve_unix(self, path: str) -> Any:
+        from werkzeug.serving import make_server
+
+        server = make_server(f"unix://{path}", 0, self._app, threaded=True, request_handler=self._handler)
+        server.daemon_threads = True  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL},
+                         name="grader-moto-channel", daemon=True).start()
+        return server
+
+    def _close_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            if hasattr(channel, "shutdown"):
+                channel.shutdown()
+                channel.server_close()
+            else:
+                channel.close()
+        if self._channel_dir:
+            shutil.rmtree(self._channel_dir, ignore_errors=True)
+            self._channel_dir = None
 
     def session(self) -> Any:
         """A boto3 Session with fake credentials in us-east-1, never reading the user's AWS config."""

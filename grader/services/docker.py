@@ -121,6 +121,9 @@ class ContainerService:
     def worker_env(self) -> dict[str, str]:
         return self.inner.worker_env() if self.inner else {}
 
+    def worker_channels(self) -> dict[str, str]:
+        return getattr(self.inner, "worker_channels", dict)() if self.inner else {}
+
     def __getattr__(self, name: str) -> Any:
         inner = self.__dict__.get("inner")
         if inner is None:

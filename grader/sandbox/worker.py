@@ -1,10 +1,14 @@
 """The sandbox worker: imports learner code and answers calls, in a process of its own.
 
-Run as a script (`python -I _worker.py CONFIG_JSON`), never imported by the grader: it uses the
-standard library only and speaks JSON over a socket. One template process imports the learner's
-module once; for every test the grader hands it a socket, and it forks a child that serves the calls
-of that test, so each test starts from the freshly imported module and a crash or a timeout only ever
-kills one child.
+Run as a script (`python -I worker.py CONFIG_JSON`), never imported by the grader's process for
+its own use: it uses the standard library only and speaks JSON over a socket. One template process
+imports the learner's module once; for every test the grader hands it a socket, and it forks a
+child that serves the calls of that test, so each test starts from the freshly imported module and
+a crash or a timeout only ever kills one child.
+
+Inside the namespace sandbox the worker also forwards service ports (see channel.py) before the
+learner's module is imported, so learner code reaches the grader's AWS endpoint at the address in
+its environment and nothing else.
 """
 from __future__ import annotations
 
@@ -21,9 +25,14 @@ import sys
 import traceback
 from typing import Any
 
-MAX_MESSAGE = 64 * 1024 * 1024
+MAX_MESSAGE = 64 * 1024 * 1024  # the largest message either side accepts
+MAX_REPLY = 16 * 1024 * 1024  # the largest value learner code may return, as JSON
 MAX_PRINTED = 4000
 HEADER = struct.Struct("!I")
+
+
+class TooLarge(ValueError):
+    """A message over MAX_MESSAGE: the peer is refused, never read."""
 
 
 def send(sock: socket.socket, obj: Any) -> None:
@@ -31,13 +40,13 @@ def send(sock: socket.socket, obj: Any) -> None:
     sock.sendall(HEADER.pack(len(data)) + data)
 
 
-def recv(sock: socket.socket) -> Any:
+def recv(sock: socket.socket, limit: int = MAX_MESSAGE) -> Any:
     header = _recv_exact(sock, HEADER.size)
     if header is None:
         return None
     (size,) = HEADER.unpack(header)
-    if size > MAX_MESSAGE:
-        raise ValueError("message too large")
+    if size > limit:
+        raise TooLarge(f"a message of {size} bytes (the limit is {limit})")
     data = _recv_exact(sock, size)
     return None if data is None else json.loads(data)
 
@@ -76,6 +85,33 @@ def _to_json(value: Any) -> Any:
     )
 
 
+def _encode_reply(value: Any) -> bytes | dict[str, Any]:
+    """The reply for `value` as JSON bytes, or an error record saying why it cannot be sent."""
+    try:
+        data = json.dumps({"ok": True, "value": value}, default=_to_json).encode()
+    except TypeError as exc:
+        return {"kind": "unencodable", "type": "TypeError", "message": str(exc), "traceback": ""}
+    except RecursionError:
+        message = ("your function returned a value nested too deeply to send (more than about 900 "
+                   "levels of lists or dicts inside each other)")
+        return {"kind": "unencodable", "type": "RecursionError", "message": message, "traceback": ""}
+    except ValueError as exc:  # a circular reference, or an integer too long to write out
+        message = f"your function returned a value that cannot be written as JSON ({exc})"
+        return {"kind": "unencodable", "type": "ValueError", "message": message, "traceback": ""}
+    except MemoryError:
+        message = "your function returned a value too large to turn into JSON within the memory limit"
+        return {"kind": "unencodable", "type": "MemoryError", "message": message, "traceback": ""}
+    if len(data) > MAX_REPLY:
+        message = (f"your function returned {_megabytes(len(data))} of data; the limit is "
+                   f"{_megabytes(MAX_REPLY)}. Return only what was asked for")
+        return {"kind": "unencodable", "type": "ValueError", "message": message, "traceback": ""}
+    return data
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
 def _learner_traceback(exc: BaseException, learner_dir: str) -> str:
     """The traceback of `exc` through the learner's frames only; library frames folded to a count."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -95,31 +131,48 @@ def _learner_traceback(exc: BaseException, learner_dir: str) -> str:
             lines.extend(traceback.format_list([frame]))
         if folded:
             lines.append(f"  ... {folded} frame{'s' if folded > 1 else ''} in library code\n")
-    only = traceback.format_exception_only(type(exc), exc)
+    try:
+        only = traceback.format_exception_only(type(exc), exc)
+    except Exception:  # an exception whose str() itself fails
+        only = [f"{type(exc).__name__}\n"]
     text = "".join(lines + only)
     return text.replace(learner_dir + os.sep, "")
 
 
 def _error(exc: BaseException, learner_dir: str, kind: str = "exception") -> dict[str, Any]:
+    try:
+        message = str(exc)
+    except Exception:
+        message = type(exc).__name__
     return {
         "kind": kind,
         "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": _learner_traceback(exc, learner_dir),
+        "message": message[:MAX_PRINTED],
+        "traceback": _learner_traceback(exc, learner_dir)[-20 * MAX_PRINTED:],
     }
 
 
 def _set_limits(config: dict[str, Any]) -> None:
-    memory = int(config.get("memory_mb") or 0) * 1024 * 1024
-    if memory:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    nproc = int(config.get("nproc") or 0)
-    if nproc:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    fsize = int(config.get("fsize_mb") or 0) * 1024 * 1024
-    if fsize:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    """Per-process limits; each child inherits them (and the CPU clock starts again at fork)."""
+    limits = {
+        resource.RLIMIT_AS: int(config.get("memory_mb") or 0) * 1024 * 1024,
+        resource.RLIMIT_NPROC: int(config.get("nproc") or 0),
+        resource.RLIMIT_FSIZE: int(config.get("fsize_mb") or 0) * 1024 * 1024,
+        resource.RLIMIT_CPU: int(config.get("cpu_s") or 0),
+    }
+    for which, value in limits.items():
+        if value:
+            resource.setrlimit(which, (value, value))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _quiet_standard_streams() -> None:
+    """Point file descriptors 0, 1 and 2 at /dev/null: nothing learner code writes reaches the grader."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
 
 
 class _Captured(io.StringIO):
@@ -127,7 +180,7 @@ class _Captured(io.StringIO):
 
     def write(self, text: str) -> int:
         if self.tell() < MAX_PRINTED:
-            super().write(text[: MAX_PRINTED - self.tell()])
+            super().write(str(text)[: MAX_PRINTED - self.tell()])
         return len(text)
 
 
@@ -143,6 +196,7 @@ def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
         name = request["fn"]
         printed = _Captured()
         sys.stdout = sys.stderr = printed
+        data: bytes | dict[str, Any] = b""
         try:
             function = getattr(module, name, None)
             if function is None:
@@ -153,29 +207,49 @@ def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
                                                  "message": name, "traceback": ""}}
             else:
                 value = function(*request.get("args", ()), **request.get("kwargs", {}))
-                reply = {"ok": True, "value": value}
+                data = _encode_reply(value)
+                reply = {"ok": True} if isinstance(data, bytes) else {"ok": False, "error": data}
         except SystemExit as exc:
             reply = {"ok": False, "error": _error(exc, learner_dir, "exit")}
-            reply["error"]["message"] = repr(exc.code)
+            reply["error"]["message"] = repr(exc.code)[:200]
         except BaseException as exc:  # the learner's exception, reported, never raised here
             reply = {"ok": False, "error": _error(exc, learner_dir)}
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        reply["printed"] = printed.getvalue()
         try:
-            send(conn, reply)
-        except TypeError as exc:  # a value json cannot encode
-            send(conn, {"ok": False, "printed": reply["printed"],
-                        "error": {"kind": "unencodable", "type": "TypeError", "message": str(exc),
-                                  "traceback": ""}})
+            if reply["ok"] and isinstance(data, bytes):
+                # the value is already encoded: splice the printed text into the same object
+                tail = json.dumps(printed.getvalue()).encode()
+                body = data[:-1] + b', "printed": ' + tail + b"}"
+                conn.sendall(HEADER.pack(len(body)) + body)
+            else:
+                reply["printed"] = printed.getvalue()
+                send(conn, reply)
         except OSError:
             return
+
+
+def _forward(config: dict[str, Any]) -> None:
+    """Start the in-sandbox end of every service channel, before learner code can take the ports."""
+    routes = config.get("forward") or []
+    if not routes:
+        return
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "channel.py")
+    spec = importlib.util.spec_from_file_location("_grader_channel", path)
+    assert spec is not None and spec.loader is not None
+    channel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(channel)
+    channel.start([(int(port), str(path)) for port, path in routes])
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
     ctrl = socket.socket(fileno=int(config["ctrl_fd"]))
     learner_dir = os.path.realpath(config["learner_dir"])
+    _quiet_standard_streams()
+    _forward(config)
     _set_limits(config)
     sys.path.insert(0, learner_dir)
     sys.argv = [os.path.join(learner_dir, config["module"] + ".py")]
@@ -188,7 +262,7 @@ def main() -> None:
         status: dict[str, Any] = {"ready": True}
     except SystemExit as exc:
         status = {"ready": False, "error": _error(exc, learner_dir, "exit")}
-        status["error"]["message"] = repr(exc.code)
+        status["error"]["message"] = repr(exc.code)[:200]
     except BaseException as exc:
         status = {"ready": False, "error": _error(exc, learner_dir, "import")}
     finally:
@@ -211,7 +285,12 @@ def main() -> None:
         _reap(exits)
         if request["op"] == "fork" and fds:
             conn = socket.socket(fileno=fds[0])
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # the process limit: the grader reports it for this test
+                conn.close()
+                send(ctrl, {"pid": 0, "error": str(exc)})
+                continue
             if pid == 0:
                 ctrl.close()
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -221,6 +300,12 @@ def main() -> None:
                     os._exit(0)
             conn.close()
             send(ctrl, {"pid": pid})
+        elif request["op"] == "kill":
+            try:
+                os.kill(int(request["pid"]), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            send(ctrl, {"pid": int(request["pid"])})
         elif request["op"] == "status":
             pid = int(request["pid"])
             if pid not in exits:

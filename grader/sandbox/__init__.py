@@ -1,15 +1,18 @@
 """The trust boundary: learner Python runs in worker processes, never in the grader's process.
 
-`Sandbox` starts one template process (grader/_worker.py) that imports the learner's module under
-resource limits; `Sandbox.session()` gives each test a fresh forked child of it. Arguments and
-results cross as JSON over a socket; nothing from the worker is ever unpickled or executed here.
+`Sandbox` starts one template process (worker.py) that imports the learner's module under resource
+limits, inside a namespace sandbox where the machine allows one (jail.py); `Sandbox.session()` gives
+each test a fresh forked child of it. Arguments and results cross as JSON over a socket; nothing from
+the worker is ever unpickled or executed here, and what it sends is bounded in size before it is read.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -17,13 +20,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from grader import _worker
+from grader.errors import SandboxError
+from grader.sandbox import worker as _worker
+from grader.sandbox.jail import (INSIDE, NAMESPACES, NOBODY, PROCESS, TMP_MB, WORK_MB, Cgroup, Jail, Level,
+                                 detect, write_etc)
+
+__all__ = ["Sandbox", "WorkerSession", "SubmissionProxy", "SubmissionError", "SubmissionTimeout",
+           "Level", "detect", "NAMESPACES", "PROCESS", "snapshot", "describe_call", "worker_base_env"]
 
 WORKER = Path(_worker.__file__)
-NOBODY = 65534
+MAX_FILES = 500  # a submission folder holding more is refused, as is one over MAX_BYTES
+MAX_BYTES = 32 * 1024 * 1024
+SKIPPED = ("__pycache__", ".git", ".venv", "venv", "node_modules")
 MAX_SHOWN = 400
 LOOPBACK = re.compile(r"https?://(?:127\.0\.0\.1|localhost):[0-9]+")
 
@@ -102,6 +114,39 @@ def worker_base_env() -> dict[str, str]:
     return env
 
 
+def snapshot(source: Path, target: Path) -> list[str]:
+    """Copy the regular files of a submission folder into `target`; the names of what was left out.
+
+    Symbolic links are never followed (a link to the reference solution must not be graded as the
+    learner's work) and caches are skipped; a folder over MAX_FILES files or MAX_BYTES is refused."""
+    left_out: list[str] = []
+    count = size = 0
+    target.mkdir(parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        here = Path(folder)
+        relative = here.relative_to(source)
+        for name in list(dirs):
+            if name in SKIPPED or (here / name).is_symlink():
+                dirs.remove(name)
+                if (here / name).is_symlink():
+                    left_out.append(str(relative / name))
+                continue
+            (target / relative / name).mkdir(exist_ok=True)
+        for name in files:
+            path = here / name
+            if path.is_symlink() or not path.is_file():
+                left_out.append(str(relative / name))
+                continue
+            count += 1
+            size += path.stat().st_size
+            if count > MAX_FILES or size > MAX_BYTES:
+                raise SubmissionError(
+                    f"The submission folder holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MB; "
+                    "hand in only the files of the exercise.")
+            shutil.copyfile(path, target / relative / name)
+    return left_out
+
+
 class Sandbox:
     """The learner's module imported in a template worker, ready to fork a child per test."""
 
@@ -112,20 +157,26 @@ class Sandbox:
         *,
         timeout: float,
         env: dict[str, str] | None = None,
+        channels: dict[str, str] | None = None,
         memory_mb: int = 1024,
         nproc: int = 64,
         display_dir: str = "",
         warm: list[str] | tuple[str, ...] = (),
+        hidden: list[Path] | tuple[Path, ...] = (),
+        level: Level | None = None,
     ) -> None:
         self.learner_dir = Path(learner_dir)
         self.module = module
         self.timeout = timeout
         self.import_timeout = max(timeout, 5.0) + 10.0
         self.env = {**worker_base_env(), **(env or {})}
+        self.channels = dict(channels or {})  # env var naming a service URL -> its Unix socket
         self.memory_mb = memory_mb
         self.nproc = nproc
         self.display_dir = display_dir or str(learner_dir)
         self.warm = list(warm)  # boto3 services whose models the template loads before forking
+        self.hidden = [Path(p) for p in hidden]  # paths no bound folder may show the worker
+        self.level = level or detect()
         # Service addresses (a random port each run) are shown by name, so feedback is the same twice.
         self._redactions = sorted(((value.rstrip("/"), f"${name}") for name, value in (env or {}).items()
                                    if name.endswith("_URL") and "://" in value), reverse=True)
@@ -134,6 +185,10 @@ class Sandbox:
         self._scratch: str | None = None
         self._import_error: str | None = None
         self._ready = False
+        self._info = -1  # read end of bwrap's --info-fd
+        self._pidfd = -1  # the sandbox's first process: when it has ended, every process in it has
+        self._cgroup: Cgroup | None = None
+        self.failure = ""  # set when the sandbox itself (not learner code) failed
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -142,7 +197,7 @@ class Sandbox:
         if self._proc is not None or self._import_error is not None:
             return
         source = self.learner_dir / f"{self.module}.py"
-        if not source.is_file():
+        if not source.is_file() or source.is_symlink():
             self._import_error = (
                 f"{self.display_dir}/{self.module}.py was not found. Create it (start from the stub "
                 "the exercise gave you) and grade again."
@@ -150,44 +205,113 @@ class Sandbox:
             return
         self._scratch = tempfile.mkdtemp(prefix="grader-worker-")
         learner_copy = Path(self._scratch) / "submission"
-        shutil.copytree(self.learner_dir, learner_copy, ignore=shutil.ignore_patterns("__pycache__"))
-        work = Path(self._scratch) / "work"
-        work.mkdir()
+        try:
+            snapshot(self.learner_dir, learner_copy)
+        except SubmissionError as exc:
+            self._import_error = str(exc)
+            return
         ours, theirs = socket.socketpair()
-        config = {
+        config: dict[str, Any] = {
             "ctrl_fd": theirs.fileno(),
-            "learner_dir": str(learner_copy),
             "module": self.module,
             "memory_mb": self.memory_mb,
             "nproc": self.nproc,
-            "fsize_mb": 256,
+            "fsize_mb": 64,
+            "cpu_s": int(max(60, 4 * self.import_timeout)),
             "warm": self.warm,
         }
+        try:
+            if self.level.name == NAMESPACES:
+                self._proc = self._spawn_jailed(config, learner_copy, theirs)
+            else:
+                self._proc = self._spawn_process(config, learner_copy, theirs)
+        except OSError as exc:
+            ours.close()
+            theirs.close()
+            self._fail(f"the sandbox could not start: {exc}")
+        theirs.close()
+        self._ctrl = ours
+
+    def _spawn_jailed(self, config: dict[str, Any], learner_copy: Path,
+                      theirs: socket.socket) -> subprocess.Popen[bytes]:
+        """The worker in a namespace sandbox: bubblewrap, in a cgroup of its own where one can be had."""
+        scratch = Path(self._scratch or "")
+        write_etc(scratch)
+        sockets, routes, env = [], [], dict(self.env)
+        for index, (name, path) in enumerate(sorted(self.channels.items())):
+            url = urllib.parse.urlsplit(env[name])
+            port = url.port or (443 if url.scheme == "https" else 80)
+            inside = str(INSIDE / "run" / f"{index}.sock")
+            sockets.append((path, inside))
+            routes.append((port, inside))
+            # the service is at 127.0.0.1 inside, whatever host it has outside
+            env[name] = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
+            self._redactions = sorted({*self._redactions, (env[name].rstrip("/"), f"${name}")}, reverse=True)
+        if self.level.cap == "cgroup":
+            memory = (self.memory_mb + TMP_MB + WORK_MB) << 20
+            self._cgroup = Cgroup.create(pids=self.nproc, memory_bytes=memory)
+        config.update(learner_dir=str(INSIDE / "submission"), forward=routes,
+                      nproc=0 if self.level.cap != "rlimit" else self.nproc)
+        env.update(HOME=str(INSIDE / "work"), TMPDIR="/tmp", USER="learner")
+        jail = Jail(self.level.bwrap, learner_dir=learner_copy, scratch=scratch, sockets=sockets,
+                    hidden=self.hidden, env=env)
+        info_read, info_write = os.pipe()
+        command = [sys.executable, "-I", str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
+        argv = jail.argv(command)
+        argv[1:1] = ["--info-fd", str(info_write)]
+        if self._cgroup is not None:
+            argv = self._cgroup.join_command(argv)
+        try:
+            proc = subprocess.Popen(argv, pass_fds=[theirs.fileno(), info_write], env={"PATH": "/usr/bin:/bin"},
+                                    cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        finally:
+            os.close(info_write)
+        self._info = info_read
+        os.set_blocking(proc.stderr.fileno(), False)  # type: ignore[union-attr]
+        return proc
+
+    def _spawn_process(self, config: dict[str, Any], learner_copy: Path,
+                       theirs: socket.socket) -> subprocess.Popen[bytes]:
+        """The worker as a plain child process, as an unprivileged uid where one can run this Python."""
+        work = Path(self._scratch or "") / "work"
+        work.mkdir()
+        config["learner_dir"] = str(learner_copy)
         env = {**self.env, "HOME": str(work), "TMPDIR": str(work)}
         kwargs: dict[str, Any] = {}
         if _can_drop_privileges():
-            for path in (Path(self._scratch), learner_copy, work, *learner_copy.rglob("*")):
+            for path in (Path(self._scratch or ""), learner_copy, work, *learner_copy.rglob("*")):
                 os.chown(path, NOBODY, NOBODY)
             kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         else:
             config["nproc"] = 0  # RLIMIT_NPROC counts every process of the user: only for a uid of its own
-        self._proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-I", str(WORKER), json.dumps(config)],
-            pass_fds=[theirs.fileno()],
-            env=env,
-            cwd=work,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            **kwargs,
+            pass_fds=[theirs.fileno()], env=env, cwd=work, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **kwargs,
         )
-        theirs.close()
-        self._ctrl = ours
+
+    def _fail(self, message: str) -> NoReturn:
+        """The sandbox itself failed: a fault of the grader's machine, never the learner's."""
+        self.failure = message
+        raise SandboxError(message)
+
+    def _jail_complaint(self) -> str:
+        """What bwrap said before the worker started, when it could not build the sandbox."""
+        if self._proc is None or self._proc.stderr is None:
+            return ""
+        try:
+            said = self._proc.stderr.read(4096) or b""
+        except (OSError, ValueError):
+            return ""
+        lines = [line for line in said.decode(errors="replace").splitlines() if line.startswith("bwrap:")]
+        return lines[-1] if lines else ""
 
     def _wait_ready(self) -> None:
         if self._ready:
             return
+        if self.failure:
+            raise SandboxError(self.failure)
         self.start()
         if self._import_error is not None:
             raise SubmissionError(self._import_error)
@@ -202,11 +326,17 @@ class Sandbox:
                 "file run a long or endless loop at the top level? Put work inside functions."
             )
             raise SubmissionError(self._import_error) from None
+        except (OSError, ValueError):
+            status = None
         if status is None:
             code = self._proc.wait(timeout=10)
-            self._import_error = self._ended(code, f"while {self.module}.py was being imported")
+            complaint = self._jail_complaint()
             self._close_ctrl()
+            if complaint:
+                self._fail(f"the sandbox could not start ({complaint})")
+            self._import_error = self._ended(code, f"while {self.module}.py was being imported")
             raise SubmissionError(self._import_error)
+        self._watch_first_process()
         if not status["ready"]:
             error = status["error"]
             if error["kind"] == "exit":
@@ -220,11 +350,29 @@ class Sandbox:
             raise SubmissionError(self._import_error)
         self._ready = True
 
+    def _watch_first_process(self) -> None:
+        """Hold a pidfd of the sandbox's first process (bwrap wrote its pid before the worker ran)."""
+        if self._info < 0:
+            return
+        data = b""
+        with contextlib.suppress(OSError):
+            os.set_blocking(self._info, False)
+            while chunk := os.read(self._info, 4096):
+                data += chunk
+        os.close(self._info)
+        self._info = -1
+        match = re.search(rb'"child-pid":\s*(\d+)', data)
+        if match and hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                self._pidfd = os.pidfd_open(int(match.group(1)))
+
     def _ended(self, code: int, when: str) -> str:
         if code < 0:
             name = signal.Signals(-code).name
             hint = " (it ran out of memory)" if name == "SIGKILL" else ""
             return f"The process running your code was killed by {name}{hint} {when}."
+        if code == 0 and self.level.name == NAMESPACES:
+            code = 1  # bwrap reports a child killed by a signal as a plain failure
         return (f"The process running your code exited with code {code} {when}: does your code call "
                 "os._exit() or sys.exit()? Return a value instead.")
 
@@ -240,30 +388,46 @@ class Sandbox:
         """A fresh child of the template for one test."""
         return WorkerSession(self)
 
+    def _request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> dict[str, Any] | None:
+        """One request to the template and its reply (None when it is gone)."""
+        if self._ctrl is None:
+            return None
+        self._ctrl.settimeout(30)
+        try:
+            socket.send_fds(self._ctrl, [json.dumps(message).encode()], list(fds))
+            reply = _worker.recv(self._ctrl, limit=4096)
+        except (OSError, ValueError):
+            return None
+        return reply if isinstance(reply, dict) else None
+
     def _fork(self) -> tuple[socket.socket, int]:
         self._wait_ready()
-        assert self._ctrl is not None
         ours, theirs = socket.socketpair()
-        self._ctrl.settimeout(30)
-        socket.send_fds(self._ctrl, [json.dumps({"op": "fork"}).encode()], [theirs.fileno()])
+        reply = self._request({"op": "fork"}, (theirs.fileno(),))
         theirs.close()
-        reply = _worker.recv(self._ctrl)
         if reply is None:
+            ours.close()
             raise SubmissionError("The process holding your imported code stopped unexpectedly.")
+        if not reply.get("pid"):
+            ours.close()
+            raise SubmissionError(
+                "No new process could be started for this check: your code has reached the limit of "
+                f"{self.nproc} processes and threads. Do processes or threads started by your code end?")
         return ours, int(reply["pid"])
 
     def _exit_status(self, pid: int) -> int:
-        assert self._ctrl is not None
-        self._ctrl.settimeout(5)
-        try:
-            socket.send_fds(self._ctrl, [json.dumps({"op": "status", "pid": pid}).encode()], [])
-            reply = _worker.recv(self._ctrl)
-        except OSError:
-            return 0
-        if reply is None:
+        reply = self._request({"op": "status", "pid": pid})
+        if reply is None or "status" not in reply:
             return 0
         raw = int(reply["status"])
         return -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+
+    def _kill_child(self, pid: int) -> None:
+        """Kill one test's child (the template does it: inside a sandbox its pids are not ours)."""
+        if self._request({"op": "kill", "pid": pid}) is None:
+            self._kill_template()  # the template does not answer: end the whole sandbox
+        else:
+            self._exit_status(pid)
 
     def _kill_template(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -280,8 +444,19 @@ class Sandbox:
             self._ctrl = None
 
     def close(self) -> None:
-        """Stop the template and every child it forked; remove the scratch folder."""
+        """Stop the template and every process of the sandbox, and wait until they are gone."""
         self._kill_template()
+        if self._info >= 0:
+            self._watch_first_process()
+        if self._pidfd >= 0:
+            select.select([self._pidfd], [], [], 10)  # readable once the first process has ended
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self._proc is not None and self._proc.stderr is not None:
+            self._proc.stderr.close()
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -292,6 +467,19 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _well_formed(reply: Any) -> bool:
+    """Whether a worker's reply has the shape worker.py sends (learner code can write to the socket)."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        return False
+    if not isinstance(reply.get("printed", ""), str):
+        return False
+    if reply["ok"]:
+        return "value" in reply
+    error = reply.get("error")
+    return isinstance(error, dict) and all(isinstance(error.get(k), str)
+                                           for k in ("kind", "type", "message", "traceback"))
 
 
 class WorkerSession:
@@ -317,14 +505,22 @@ class WorkerSession:
         started = time.monotonic()
         try:
             _worker.send(conn, payload)
-            reply = _worker.recv(conn)
+            reply = _worker.recv(conn, limit=_worker.MAX_REPLY + 2 * _worker.MAX_PRINTED + 4096)
         except socket.timeout:
             self._kill()
             raise SubmissionTimeout(
                 f"{shown} timed out after {timeout:g} s and was stopped. Look for a loop that never "
                 "ends, or work that grows far faster than the input."
             ) from None
-        except (OSError, ValueError):
+        except _worker.TooLarge:
+            self._kill()
+            raise SubmissionError(f"{shown} sent back more than {_worker.MAX_REPLY >> 20} MB; return only "
+                                  "what was asked for.") from None
+        except (RecursionError, ValueError, UnicodeDecodeError):
+            self._kill()
+            raise SubmissionError(f"{shown}: the process running your code sent a reply that is not "
+                                  "valid JSON (did your code write to the grader's socket?).") from None
+        except OSError:
             reply = None
         if reply is None:
             pid = self._pid
@@ -332,6 +528,10 @@ class WorkerSession:
             code = self.sandbox._exit_status(pid)
             raise SubmissionError(self.sandbox._ended(code, f"while running {shown}"))
         self.elapsed = time.monotonic() - started
+        if not _well_formed(reply):
+            self._kill()
+            raise SubmissionError(f"{shown}: the process running your code sent a malformed reply (did "
+                                  "your code write to the grader's socket?).")
         if reply["ok"]:
             return reply["value"]
         error = reply["error"]
@@ -356,12 +556,7 @@ class WorkerSession:
 
     def _kill(self) -> None:
         if self._pid:
-            try:
-                os.kill(self._pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if self.sandbox._ctrl is not None:
-                self.sandbox._exit_status(self._pid)
+            self.sandbox._kill_child(self._pid)
         self._drop()
 
     def _drop(self) -> None:
