@@ -36,6 +36,7 @@ WORKER = Path(_worker.__file__)
 MAX_FILES = 500  # a submission folder holding more is refused, as is one over MAX_BYTES
 MAX_BYTES = 32 * 1024 * 1024
 SKIPPED = ("__pycache__", ".git", ".venv", "venv", "node_modules")
+MAX_RESTARTS = 3  # template workers started again in one grade after learner code killed one
 MAX_SHOWN = 400
 LOOPBACK = re.compile(r"https?://(?:127\.0\.0\.1|localhost):[0-9]+")
 
@@ -188,6 +189,7 @@ class Sandbox:
         self._info = -1  # read end of bwrap's --info-fd
         self._pidfd = -1  # the sandbox's first process: when it has ended, every process in it has
         self._cgroup: Cgroup | None = None
+        self._restarts = 0
         self.failure = ""  # set when the sandbox itself (not learner code) failed
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -369,7 +371,8 @@ class Sandbox:
     def _ended(self, code: int, when: str) -> str:
         if code < 0:
             name = signal.Signals(-code).name
-            hint = " (it ran out of memory)" if name == "SIGKILL" else ""
+            hint = {"SIGKILL": " (it ran out of memory)", "SIGXCPU": " (it used up its CPU time)",
+                    "SIGSEGV": " (a crash: a recursion too deep, or a fault in compiled code)"}.get(name, "")
             return f"The process running your code was killed by {name}{hint} {when}."
         if code == 0 and self.level.name == NAMESPACES:
             code = 1  # bwrap reports a child killed by a signal as a plain failure
@@ -404,6 +407,13 @@ class Sandbox:
         self._wait_ready()
         ours, theirs = socket.socketpair()
         reply = self._request({"op": "fork"}, (theirs.fileno(),))
+        if reply is None and self._restarts < MAX_RESTARTS:
+            # learner code of an earlier test killed the template: import afresh, once per such test
+            self._restarts += 1
+            self.close()
+            self._proc, self._ready = None, False
+            self._wait_ready()
+            reply = self._request({"op": "fork"}, (theirs.fileno(),))
         theirs.close()
         if reply is None:
             ours.close()
@@ -445,6 +455,12 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the template and every process of the sandbox, and wait until they are gone."""
+        self._stop_processes()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _stop_processes(self) -> None:
         self._kill_template()
         if self._info >= 0:
             self._watch_first_process()
@@ -457,9 +473,6 @@ class Sandbox:
         if self._cgroup is not None:
             self._cgroup.close()
             self._cgroup = None
-        if self._scratch:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -566,9 +579,11 @@ class WorkerSession:
         self._pid = 0
 
     def close(self) -> None:
-        """End this test's child."""
+        """End this test's child, and in a namespace sandbox every process the test left running."""
         if self._conn is not None:
             self._conn.close()  # the child sees EOF and exits
+            if self.sandbox.level.name == NAMESPACES:
+                self.sandbox._request({"op": "clean"})
         self._conn = None
         self._pid = 0
 

@@ -229,11 +229,12 @@ def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
             return
 
 
-def _forward(config: dict[str, Any]) -> None:
-    """Start the in-sandbox end of every service channel, before learner code can take the ports."""
+def _forward(config: dict[str, Any]) -> int:
+    """Start the in-sandbox end of every service channel, before learner code can take the ports;
+    the relay's pid (0 when there is none)."""
     routes = config.get("forward") or []
     if not routes:
-        return
+        return 0
     import importlib.util
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "channel.py")
@@ -241,7 +242,7 @@ def _forward(config: dict[str, Any]) -> None:
     assert spec is not None and spec.loader is not None
     channel = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(channel)
-    channel.start([(int(port), str(path)) for port, path in routes])
+    return int(channel.start([(int(port), str(path)) for port, path in routes]))
 
 
 def main() -> None:
@@ -249,7 +250,7 @@ def main() -> None:
     ctrl = socket.socket(fileno=int(config["ctrl_fd"]))
     learner_dir = os.path.realpath(config["learner_dir"])
     _quiet_standard_streams()
-    _forward(config)
+    relay = _forward(config)
     _set_limits(config)
     sys.path.insert(0, learner_dir)
     sys.argv = [os.path.join(learner_dir, config["module"] + ".py")]
@@ -300,6 +301,10 @@ def main() -> None:
                     os._exit(0)
             conn.close()
             send(ctrl, {"pid": pid})
+        elif request["op"] == "clean":
+            _kill_strays(keep={1, os.getpid(), relay})
+            _reap(exits)
+            send(ctrl, {"cleaned": True})
         elif request["op"] == "kill":
             try:
                 os.kill(int(request["pid"]), signal.SIGKILL)
@@ -331,6 +336,24 @@ def _warm(services: list[str]) -> None:
             boto3.resource(name)
         except Exception:  # a service with no resource API, or no region: warming is best effort
             pass
+
+
+def _kill_strays(keep: set[int]) -> None:
+    """Inside the sandbox's own PID namespace: end every process but `keep` (what a test left running)."""
+    for _ in range(5):
+        strays = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
 def _reap(exits: dict[int, int]) -> None:
