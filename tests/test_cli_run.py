@@ -35,7 +35,7 @@ def test_stub_scores_zero_with_feedback(course_root: Path) -> None:
     assert code == 1
     assert "0/22 points" in out
     assert "NotImplementedError: parse_line is not written yet" in out
-    assert "Traceback" in out and "_worker.py" not in out
+    assert "Traceback" in out and "worker.py" not in out
 
 
 def test_gradescope_format(course_root: Path, tmp_path: Path) -> None:
