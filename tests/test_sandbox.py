@@ -7,14 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Sandbox, SubmissionError, SubmissionTimeout
+from grader.sandbox import NAMESPACES, PROCESS, Level, Sandbox, SubmissionError, SubmissionTimeout, detect
+
+LEVELS = [pytest.param(Level(PROCESS, "forced by the test"), id="process"),
+          pytest.param(detect(), id="namespaces",
+                       marks=pytest.mark.skipif(detect().name != NAMESPACES, reason=detect().reason))]
 
 
-def sandbox_for(tmp_path: Path, source: str, timeout: float = 2, **kwargs) -> Sandbox:
-    folder = tmp_path / "learner"
-    folder.mkdir(exist_ok=True)
-    (folder / "mod.py").write_text(source, encoding="utf-8")
-    return Sandbox(folder, "mod", timeout=timeout, display_dir="exercises/demo", **kwargs)
+@pytest.fixture(params=LEVELS, autouse=True)
+def level(request: pytest.FixtureRequest) -> Level:
+    """Every behaviour of the sandbox holds at both levels."""
+    return request.param
+
+
+@pytest.fixture
+def sandbox_for(level: Level):
+    def build(tmp_path: Path, source: str, timeout: float = 2, **kwargs) -> Sandbox:
+        folder = tmp_path / "learner"
+        folder.mkdir(exist_ok=True)
+        (folder / "mod.py").write_text(source, encoding="utf-8")
+        return Sandbox(folder, "mod", timeout=timeout, display_dir="exercises/demo", level=level, **kwargs)
+
+    return build
 
 
 def call(sandbox: Sandbox, fn: str, *args, **kwargs):
@@ -25,7 +39,7 @@ def call(sandbox: Sandbox, fn: str, *args, **kwargs):
         session.close()
 
 
-def test_call_returns_json_values(tmp_path: Path) -> None:
+def test_call_returns_json_values(sandbox_for, tmp_path: Path) -> None:
     source = ("import decimal, datetime\n"
               "def f(a, b=1):\n"
               "    return {'sum': a + b, 'd': decimal.Decimal('2.5'), 'n': decimal.Decimal('3'),\n"
@@ -39,12 +53,12 @@ def test_call_returns_json_values(tmp_path: Path) -> None:
             call(box, "when")
 
 
-def test_learner_runs_in_another_process(tmp_path: Path) -> None:
+def test_learner_runs_in_another_process(sandbox_for, tmp_path: Path) -> None:
     with sandbox_for(tmp_path, "import os\ndef pid():\n    return os.getpid()\n") as box:
         assert call(box, "pid") != os.getpid()
 
 
-def test_each_session_starts_from_a_fresh_import(tmp_path: Path) -> None:
+def test_each_session_starts_from_a_fresh_import(sandbox_for, tmp_path: Path) -> None:
     source = "STATE = []\ndef push(x):\n    STATE.append(x)\n    return len(STATE)\n"
     with sandbox_for(tmp_path, source) as box:
         session = box.session()
@@ -54,7 +68,7 @@ def test_each_session_starts_from_a_fresh_import(tmp_path: Path) -> None:
         assert call(box, "push", 3) == 1  # the next test: a fresh copy of the module
 
 
-def test_exception_shows_the_learners_traceback_only(tmp_path: Path) -> None:
+def test_exception_shows_the_learners_traceback_only(sandbox_for, tmp_path: Path) -> None:
     source = "def helper(x):\n    return 1 / x\n\ndef f(x):\n    print('thinking')\n    return helper(x)\n"
     with sandbox_for(tmp_path, source) as box, pytest.raises(SubmissionError) as raised:
         call(box, "f", 0)
@@ -66,7 +80,7 @@ def test_exception_shows_the_learners_traceback_only(tmp_path: Path) -> None:
     assert raised.value.error_type == "ZeroDivisionError"
 
 
-def test_library_frames_are_folded_not_shown(tmp_path: Path) -> None:
+def test_library_frames_are_folded_not_shown(sandbox_for, tmp_path: Path) -> None:
     source = "import datetime\ndef f(text):\n    return datetime.datetime.strptime(text, '%d-%m-%Y')\n"
     with sandbox_for(tmp_path, source) as box, pytest.raises(SubmissionError) as raised:
         call(box, "f", "40-10-2025")
@@ -77,27 +91,27 @@ def test_library_frames_are_folded_not_shown(tmp_path: Path) -> None:
     assert message.rstrip().endswith("ValueError: unconverted data remains: 0") or "ValueError" in message
 
 
-def test_syntax_error_names_the_line(tmp_path: Path) -> None:
+def test_syntax_error_names_the_line(sandbox_for, tmp_path: Path) -> None:
     with sandbox_for(tmp_path, "def f(:\n    pass\n") as box, pytest.raises(SubmissionError) as raised:
         call(box, "f")
     message = str(raised.value)
     assert "could not be imported" in message and "SyntaxError" in message and "line 1" in message
 
 
-def test_missing_function(tmp_path: Path) -> None:
+def test_missing_function(sandbox_for, tmp_path: Path) -> None:
     with sandbox_for(tmp_path, "def g():\n    return 1\n") as box, pytest.raises(SubmissionError) as raised:
         call(box, "f")
     assert str(raised.value).startswith("mod.py has no function named f.")
 
 
-def test_missing_file(tmp_path: Path) -> None:
-    box = Sandbox(tmp_path, "absent", timeout=1, display_dir="exercises/demo")
+def test_missing_file(level: Level, tmp_path: Path) -> None:
+    box = Sandbox(tmp_path, "absent", timeout=1, display_dir="exercises/demo", level=level)
     with pytest.raises(SubmissionError, match=r"exercises/demo/absent.py was not found"):
         call(box, "f")
     box.close()
 
 
-def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(tmp_path: Path) -> None:
+def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(sandbox_for, tmp_path: Path) -> None:
     source = "def spin():\n    while True:\n        pass\n\ndef ok():\n    return 'fine'\n"
     with sandbox_for(tmp_path, source, timeout=0.5) as box:
         started = time.monotonic()
@@ -113,7 +127,7 @@ def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(tmp_path: 
     ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
     ("while True:\n    pass\n", "did not finish within"),
 ])
-def test_bad_imports_are_explained(tmp_path: Path, body: str, expected: str) -> None:
+def test_bad_imports_are_explained(sandbox_for, tmp_path: Path, body: str, expected: str) -> None:
     box = sandbox_for(tmp_path, body + "def f():\n    return 1\n", timeout=0.2)
     box.import_timeout = 1.0
     with box, pytest.raises(SubmissionError) as raised:
@@ -128,7 +142,7 @@ def test_bad_imports_are_explained(tmp_path: Path, body: str, expected: str) -> 
     ("import os\n    os._exit(4)", "exited with code 4 while running f()"),
     ("return {1, 2} and object()", "cannot be turned into JSON"),
 ])
-def test_bad_calls_are_explained(tmp_path: Path, body: str, expected: str) -> None:
+def test_bad_calls_are_explained(sandbox_for, tmp_path: Path, body: str, expected: str) -> None:
     with sandbox_for(tmp_path, f"def f():\n    {body}\n\ndef ok():\n    return 1\n") as box:
         with pytest.raises(SubmissionError) as raised:
             call(box, "f")
@@ -136,7 +150,7 @@ def test_bad_calls_are_explained(tmp_path: Path, body: str, expected: str) -> No
         assert call(box, "ok") == 1
 
 
-def test_unbounded_allocation_hits_the_memory_limit(tmp_path: Path) -> None:
+def test_unbounded_allocation_hits_the_memory_limit(sandbox_for, tmp_path: Path) -> None:
     source = "def hog():\n    chunks = []\n    while True:\n        chunks.append(bytearray(50_000_000))\n"
     with sandbox_for(tmp_path, source, timeout=20, memory_mb=512) as box:
         with pytest.raises(SubmissionError) as raised:
@@ -144,7 +158,7 @@ def test_unbounded_allocation_hits_the_memory_limit(tmp_path: Path) -> None:
         assert "MemoryError" in str(raised.value) or "killed" in str(raised.value)
 
 
-def test_worker_environment_holds_nothing_of_the_graders(tmp_path: Path, monkeypatch) -> None:
+def test_worker_environment_holds_nothing_of_the_graders(sandbox_for, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("GRADER_MYSQL_URL", "mysql://secret@db")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
     source = "import os\ndef env():\n    return dict(os.environ)\n"
@@ -154,7 +168,7 @@ def test_worker_environment_holds_nothing_of_the_graders(tmp_path: Path, monkeyp
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
 
 
-def test_close_leaves_no_process(tmp_path: Path) -> None:
+def test_close_leaves_no_process(sandbox_for, tmp_path: Path) -> None:
     box = sandbox_for(tmp_path, "def f():\n    return 1\n")
     box.start()
     assert call(box, "f") == 1
@@ -164,7 +178,7 @@ def test_close_leaves_no_process(tmp_path: Path) -> None:
         os.kill(pid, 0)
 
 
-def test_service_addresses_are_shown_by_name(tmp_path: Path) -> None:
+def test_service_addresses_are_shown_by_name(sandbox_for, tmp_path: Path) -> None:
     """The endpoint's port changes every run; feedback must not."""
     source = "def send(url, body):\n    raise ValueError(f'could not reach {url}')\n"
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:40123"}
@@ -173,3 +187,57 @@ def test_service_addresses_are_shown_by_name(tmp_path: Path) -> None:
     message = str(raised.value)
     assert "40123" not in message
     assert message.startswith('send("$AWS_ENDPOINT_URL/123456789012/jobs", "hi") raised ValueError')
+
+
+def test_a_service_channel_carries_large_bodies_both_ways(sandbox_for, level: Level, tmp_path: Path) -> None:
+    """Learner code reaches a service at the URL in its environment, through the relay in a sandbox."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from grader.sandbox.channel import Bridge
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 * len(body)))
+            self.end_headers()
+            self.wfile.write(body[::-1] + body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    bridge = Bridge(str(tmp_path / "svc.sock"), "127.0.0.1", port)
+    source = ("import os, urllib.request\n"
+              "def post(size):\n"
+              "    body = bytes(range(256)) * (size // 256)\n"
+              "    request = urllib.request.Request(os.environ['SVC_URL'] + '/x', data=body, method='POST')\n"
+              "    answers = [urllib.request.urlopen(request, timeout=10).read() for _ in range(3)]\n"
+              "    return [len(a) for a in answers] + [all(a == body[::-1] + body for a in answers)]\n")
+    env = {"SVC_URL": f"http://127.0.0.1:{port}"}
+    try:
+        with sandbox_for(tmp_path, source, timeout=20, env=env,
+                         channels={"SVC_URL": bridge.path}) as box:
+            assert call(box, "post", 3 << 20) == [6 << 20] * 3 + [True]
+    finally:
+        bridge.close()
+        server.shutdown()
+
+
+def test_snapshot_leaves_links_and_caches_out(level: Level, tmp_path: Path) -> None:
+    from grader.sandbox import snapshot
+
+    source = tmp_path / "learner"
+    (source / "pkg" / "__pycache__").mkdir(parents=True)
+    (source / "mod.py").write_text("x = 1\n")
+    (source / "pkg" / "helper.py").write_text("y = 2\n")
+    (source / "pkg" / "__pycache__" / "helper.pyc").write_bytes(b"\0")
+    (source / "answer.py").symlink_to(tmp_path / "elsewhere.py")
+    (source / "linked").symlink_to(tmp_path, target_is_directory=True)
+    left_out = snapshot(source, tmp_path / "copy")
+    assert sorted(left_out) == ["answer.py", "linked"]
+    copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
+    assert copied == ["mod.py", "pkg", "pkg/helper.py"]
