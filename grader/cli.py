@@ -240,11 +240,12 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
 
         console = text.console()
         progress = progress or Progress(Path(), {})
-        step = next_step(run, exercises, progress, _label(workspace))
+        graded = chosen[0].learner_dir.parent if chosen else workspace
+        step = next_step(run, exercises, progress, graded)
         text.write(run, console, verbose=verbose, hints=hints, next_step="" if len(chosen) > 1 else step)
         if len(chosen) > 1:
             console.print()
-            text.write_status(status_rows(exercises, progress, _label(workspace)), console)
+            text.write_status(status_rows(exercises, progress, graded), console)
             console.print(f"[bold]{escape(step)}[/]", highlight=False, soft_wrap=True)
     else:
         _emit(render(run, fmt), output)
@@ -286,7 +287,7 @@ def status_command(path: Path | None, fmt: str) -> None:
     workspace = _workspace(root, path)
     exercises = catalog.load_all(root)
     progress = Progress.load(workspace)
-    rows = status_rows(exercises, progress, _label(workspace))
+    rows = status_rows(exercises, progress, workspace)
     if fmt == "json":
         click.echo(json.dumps([{"slug": r.exercise.slug, "state": r.progress.state, "best": r.progress.best,
                                 "last": r.progress.last, "max_score": r.progress.max_score or r.exercise.points,
@@ -338,8 +339,10 @@ def hint_command(slug: str, check: str | None, path: Path | None) -> None:
         return
     chosen = candidates[0]
     if not chosen.hints:
+        from grader.progress import readme
+
         click.echo(f"\"{chosen.name}\" has no hint: its feedback is what there is. "
-                   f"Read {_label(workspace)}/{slug}/README.md again.")
+                   f"Read {readme(exercise, workspace)} again.")
         return
     shown = progress.reveal(slug, chosen.name, len(chosen.hints))
     try:

@@ -204,7 +204,15 @@ def next_exercise(exercises: Iterable[Exercise], progress: Progress, after: str 
     return next((e for e in ordered if progress.get(e.slug).state != DONE), None)
 
 
-def status_rows(exercises: list[Exercise], progress: Progress, workspace_label: str) -> list[StatusRow]:
+def readme(exercise: Exercise, workspace: Path) -> str:
+    """The exercise's task as the learner would open it from here: in their folder, else the course's."""
+    from grader.targets import display_path
+
+    mine = Path(workspace) / exercise.slug / "README.md"
+    return display_path(mine if mine.is_file() else exercise.stub_dir / "README.md")
+
+
+def status_rows(exercises: list[Exercise], progress: Progress, workspace: Path) -> list[StatusRow]:
     """Every exercise with its progress and what to do next about it."""
     rows = []
     for exercise in exercises:
@@ -215,12 +223,12 @@ def status_rows(exercises: list[Exercise], progress: Progress, workspace_label: 
             failing = entry.failing()
             step = f"grade run {exercise.slug}" + (f" (fix: {failing[0]})" if failing else "")
         else:
-            step = f"read {workspace_label}/{exercise.slug}/README.md"
+            step = f"read {readme(exercise, workspace)}"
         rows.append(StatusRow(exercise, entry, step))
     return rows
 
 
-def next_step(run: Run, exercises: list[Exercise], progress: Progress, workspace_label: str) -> str:
+def next_step(run: Run, exercises: list[Exercise], progress: Progress, workspace: Path) -> str:
     """The one line that ends a report: what the learner should do now."""
     results = [r for r in run.results]
     if not results:
@@ -239,8 +247,8 @@ def next_step(run: Run, exercises: list[Exercise], progress: Progress, workspace
         todo = [todo_of(t) for t in tests if todo_of(t)]
         command = f"grade run {result.exercise}"
         if todo and todo_of(tests[0]):
-            return (f"Next: write {todo[0]} ({workspace_label}/{result.exercise}/README.md says what it "
-                    f"must do), then {command}")
+            exercise = next(e for e in exercises if e.slug == result.exercise)
+            return f"Next: write {todo[0]} ({readme(exercise, workspace)} says what it must do), then {command}"
         first = tests[0]
         alike = sum(t.output == first.output for t in tests)
         if first.status is Status.ERROR:
@@ -257,7 +265,7 @@ def next_step(run: Run, exercises: list[Exercise], progress: Progress, workspace
     following = next_exercise(exercises, progress, after=results[-1].exercise)
     if following is None:
         return "Next: every exercise is at full marks. Well done: hand in your work."
-    return (f"Next: {following.slug} ({following.title}): read {workspace_label}/{following.slug}/README.md, "
+    return (f"Next: {following.slug} ({following.title}): read {readme(following, workspace)}, "
             f"then grade run {following.slug}")
 
 

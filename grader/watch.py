@@ -147,7 +147,7 @@ class Watch:
             elif value == "h":
                 self.hint()
             elif value == "l":
-                text.write_status(status_rows(self.exercises, self.progress, _label(self.workspace)), self.console)
+                text.write_status(status_rows(self.exercises, self.progress, self.workspace), self.console)
 
     def _files(self) -> None:
         import watchfiles
