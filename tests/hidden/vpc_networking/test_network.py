@@ -209,9 +209,12 @@ def extra_rules(result: Outcome) -> list[str]:
 @pytest.mark.parametrize("seed", scenarios.GRADING_SEEDS, ids=SEED_IDS)
 @pytest.mark.hint("Revoke what the design does not list (describe_security_groups shows every rule); "
                   "never fix a path by opening 0.0.0.0/0 or all traffic.")
-def test_changes_are_minimal(seed, aws, submission, request):
+def test_changes_are_minimal(seed, submission, request):
     """fix_connectivity opens nothing beyond the design"""
-    result = outcome(seed, aws, submission, request)
+    # the network is built once per grade (by the matching check above when it ran first): the `aws`
+    # fixture, which wipes the endpoint, is asked for only when it is not built yet
+    built = (id(request.session), seed) in _OUTCOMES
+    result = outcome(seed, None if built else request.getfixturevalue("aws"), submission, request)
     if path_problems(result):
         pytest.fail(f"minimality is judged once {describe_network(seed, result)} works: "
                     "first make the matching 'every intended path works' check pass")
