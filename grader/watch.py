@@ -108,12 +108,13 @@ class Watch:
             self.console.print("[bold green]Every exercise is at full marks. Well done.[/]")
             return 0
         threading.Thread(target=self._files, name="grade-watch-files", daemon=True).start()
-        if self.keys:
-            threading.Thread(target=self._keys, name="grade-watch-keys", daemon=True).start()
-        try:
-            return self._loop()
-        finally:
-            self.stop.set()
+        with _cbreak() if self.keys else contextlib.nullcontext():  # restored here, by the main thread
+            if self.keys:
+                threading.Thread(target=self._keys, name="grade-watch-keys", daemon=True).start()
+            try:
+                return self._loop()
+            finally:
+                self.stop.set()
 
     def _loop(self) -> int:
         pending = True  # grade the first exercise at once
@@ -161,13 +162,12 @@ class Watch:
                 self.events.put(("error", str(exc)))
 
     def _keys(self) -> None:
-        with _cbreak():
-            while not self.stop.is_set():
-                key = sys.stdin.read(1)
-                if not key:
-                    return
-                if key.lower() in "hrnlq":
-                    self.events.put(("key", key.lower()))
+        while not self.stop.is_set():
+            key = sys.stdin.read(1)
+            if not key:
+                return
+            if key.lower() in "hrnlq":
+                self.events.put(("key", key.lower()))
 
 
 @contextlib.contextmanager

@@ -119,3 +119,33 @@ def test_regrades_record_progress_and_only_learner_files_count(make_course) -> N
     assert first.score == second.score == 0 and loop.progress.get("demo").runs == 2
     assert loop.watched(str(root / "exercises/demo/demo.py"))
     assert not loop.watched(str(root / "exercises/demo/README.md"))
+
+
+def test_keys_on_a_terminal(make_course) -> None:
+    """With a terminal on stdin: l lists, h hints, q quits, and the terminal gets its settings back."""
+    import pty
+    import termios
+
+    root = make_course(stub="def double(x):\n    return 2 * x\n\ndef echo(t):\n    return None\n")
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    env = {**os.environ, "GRADER_COURSE_ROOT": str(root), "COLUMNS": "120"}
+    proc = subprocess.Popen([GRADE, "watch"], cwd=root, env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    watch = Process.__new__(Process)
+    watch.proc, watch.lines, watch.seen = proc, queue.Queue(), []
+    threading.Thread(target=watch._read, daemon=True).start()
+    try:
+        watch.wait_for("h hint · r re-run · n next · l list · q quit")
+        os.write(master, b"l")
+        watch.wait_for("grade status")
+        os.write(master, b"h")
+        watch.wait_for("Hint 1 of 1: Return the text unchanged.")
+        os.write(master, b"q")
+        assert watch.finish() == 0
+    finally:
+        watch.finish()
+        after = termios.tcgetattr(slave)
+        os.close(master)
+        os.close(slave)
+    assert after[3] & (termios.ICANON | termios.ECHO) == before[3] & (termios.ICANON | termios.ECHO)
