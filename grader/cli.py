@@ -250,7 +250,7 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     else:
         _emit(render(run, fmt), output)
     ctx = click.get_current_context()
-    if run.ungraded:
+    if run.ungraded or run.errored:  # a check the grader could not grade is never the learner's failure
         ctx.exit(EXIT_UNGRADED)
     ctx.exit(0 if run.passed else EXIT_FAILED)
 

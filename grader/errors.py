@@ -28,3 +28,7 @@ class SandboxError(ServiceError):
 
 class SandboxUnavailable(SandboxError):
     """Grading was asked to require the namespace sandbox and this machine cannot give one (exit 3)."""
+
+
+class UnsupportedOnBackend(ServiceError):
+    """The backend cannot do what a hidden test asked (e.g. simulate Kinesis lag on an external endpoint)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import pytest
 
+from grader.errors import UnsupportedOnBackend
 from grader.results import VISIBILITIES, Status, TestResult, score_for
 from grader.sandbox import SubmissionError, SubmissionProxy
 
@@ -256,6 +257,18 @@ class GradingSession:
                 visibility=check.visibility if check.visibility in VISIBILITIES else "visible",
             )
 
+    def _backend_failures(self) -> list[str]:
+        """Failures of the services themselves (a mock that crashed) since the last call."""
+        failures: list[str] = []
+        for service in self.services.values():
+            take = getattr(service, "take_failures", None)
+            if take is not None:
+                failures.extend(take())
+        return failures
+
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        self._backend_failures()  # what failed before this test belongs to no check
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.problems.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
@@ -278,13 +291,21 @@ class GradingSession:
         previous = self.results.get(nodeid)
         if previous is not None and previous.status is not Status.PASSED:
             return  # the first failure (setup or call) is what the learner needs to see
+        exc = call.excinfo.value if call.excinfo is not None else None
+        failures = self._backend_failures() if report.failed else []
         if defect:
             status, output, points_max = Status.ERROR, f"This check is misconfigured: {defect}.", points
+        elif failures:
+            status, points_max = Status.ERROR, points
+            output = (f"The grader's mock service failed during this check, so it could not be graded: "
+                      f"{'; '.join(dict.fromkeys(failures))}. This is a problem of the grader, not of your work: "
+                      "please report it.")
+        elif isinstance(exc, UnsupportedOnBackend):
+            status, output, points_max = Status.SKIPPED, f"Not graded on this backend: {exc}.", 0.0
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             status, output, points_max = Status.SKIPPED, reason.removeprefix("Skipped: "), 0.0
         elif report.failed:
-            exc = call.excinfo.value if call.excinfo is not None else None
             if isinstance(exc, (AssertionError, pytest.fail.Exception)):
                 status, output = Status.FAILED, feedback(exc)
             else:

@@ -78,6 +78,11 @@ class Result:
         """Whether every check was graded (nothing left out by -k or a file target)."""
         return not any(t.status is Status.NOT_RUN for t in self.tests)
 
+    @property
+    def errored(self) -> bool:
+        """The grader could not grade every check: a check ended in error, or the hidden tests did not run."""
+        return bool(self.error) or any(t.status is Status.ERROR for t in self.tests)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -107,6 +112,10 @@ class Run:
         """The weakest sandbox any exercise's learner code ran in ("" when none ran)."""
         levels = {r.sandbox for r in self.results if r.sandbox}
         return "process" if "process" in levels else (levels.pop() if levels else "")
+
+    @property
+    def errored(self) -> bool:
+        return any(r.errored for r in self.results)
 
 
 def score_for(status: Status, points: float) -> float:

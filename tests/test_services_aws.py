@@ -185,8 +185,8 @@ def test_unreachable_external_endpoint_is_a_service_error() -> None:
         service.start()
 
 
-def test_simulated_kinesis_lag_gives_one_empty_page_per_shard(aws: AwsService) -> None:
-    kinesis = aws.client("kinesis")
+def test_simulated_kinesis_lag_gives_one_empty_page_per_shard(aws: AwsService, learner) -> None:
+    kinesis = learner("kinesis")
     kinesis.create_stream(StreamName="lagging", ShardCount=1)
     kinesis.put_record(StreamName="lagging", Data=b"hello", PartitionKey="k")
     aws.simulate_kinesis_lag(lag_ms=1234)
@@ -245,14 +245,28 @@ def test_put_objects_through_the_api_on_an_external_endpoint(aws: AwsService) ->
     assert aws.client("s3").get_object(Bucket="remote", Key="a/2")["Body"].read() == b"two"
 
 
-def test_calls_are_counted_per_operation_until_the_next_reset(aws: AwsService) -> None:
-    client = aws.client("dynamodb")
+def test_the_learners_calls_are_counted_per_operation_until_the_next_reset(aws: AwsService, learner) -> None:
+    client = learner("dynamodb")
     client.create_table(TableName="T", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
                         BillingMode="PAY_PER_REQUEST")
     for key in ("a", "b"):
         client.put_item(TableName="T", Item={"k": {"S": key}})
-    assert aws.calls("DynamoDB_20120810.PutItem") == 2
+    aws.client("dynamodb").put_item(TableName="T", Item={"k": {"S": "the grader's"}})  # not counted
+    assert aws.calls("DynamoDB_20120810.PutItem") == aws.calls("dynamodb", "PutItem") == 2
     assert aws.calls("DynamoDB_20120810.BatchWriteItem") == 0
     aws.reset()
     assert aws.calls("DynamoDB_20120810.PutItem") == 0
+
+
+def test_rest_operations_are_named_from_the_service_model(aws: AwsService, learner) -> None:
+    aws.client("s3").create_bucket(Bucket="named")
+    s3 = learner("s3")
+    s3.put_object(Bucket="named", Key="a/b.json", Body=b"{}", Metadata={"source": "x"})
+    s3.head_object(Bucket="named", Key="a/b.json")
+    s3.get_object(Bucket="named", Key="a/b.json")
+    s3.get_object_tagging(Bucket="named", Key="a/b.json")
+    s3.copy_object(Bucket="named", Key="c", CopySource="named/a/b.json")
+    s3.list_objects_v2(Bucket="named", Prefix="a/")
+    assert [aws.calls("s3", op) for op in ("PutObject", "HeadObject", "GetObject", "GetObjectTagging",
+                                           "CopyObject", "ListObjectsV2", "ListObjects")] == [1, 1, 1, 1, 1, 1, 0]

@@ -239,6 +239,15 @@ _CLIENT_MISTAKES = (
 )
 
 
+_REQUEST_MISTAKES = (
+    ("Attribute name is a reserved keyword",
+     "DynamoDB refused an expression that names an attribute by a reserved word (such as Name or Status). Put a "
+     "placeholder in the expression and give the name separately: FilterExpression=\"#a = :v\" with "
+     "ExpressionAttributeNames={\"#a\": attribute}; boto3.dynamodb.conditions.Attr(attribute).eq(value) does it "
+     "for you."),
+)
+
+
 def explain_client_error(message: str) -> str:
     """A sentence for an error a learner's client settings (endpoint, region) cause; '' if none applies."""
     return next((advice for marker, advice in _CLIENT_MISTAKES if marker in message), "")
@@ -254,11 +263,38 @@ def learner_traceback(message: str) -> str:
     return "\n".join(lines[start:end])
 
 
-class ExplainedSubmission:
-    """A submission proxy whose errors caused by client settings (endpoint, region) say so first."""
+_WAITERS = {
+    "table": 'client.get_waiter("table_exists").wait(TableName=name), or table.wait_until_exists() on a '
+             "boto3.resource Table",
+    "stream": 'client.get_waiter("stream_exists").wait(StreamName=name)',
+}
 
-    def __init__(self, proxy: Any) -> None:
+
+def explain_creating(names: Iterable[str], kind: str) -> str:
+    """Why a resource the learner created was refused: it was still CREATING."""
+    shown = ", ".join(repr(n) for n in names)
+    return (f"Your code used {kind} {shown} while it was still CREATING. AWS creates a {kind} in the background: "
+            f"the create call returns at once, and reads and writes fail until the {kind} is ACTIVE. Wait for it "
+            f"after creating it: {_WAITERS.get(kind, 'poll its status until it is ACTIVE')}.")
+
+
+def explain_long_poll(waits: Iterable[int], message: str) -> str:
+    """Why a call timed out while SQS was waiting for messages (long polling)."""
+    seconds = max(waits)
+    head = message.split(" and was stopped.", 1)[0].strip()
+    return (f"{head} while ReceiveMessage was waiting for messages: with WaitTimeSeconds={seconds} SQS holds the "
+            f"call open up to {seconds} s when no message is visible (long polling). That is not a loop that never "
+            "ends, but each call here has a time limit: receive with WaitTimeSeconds=0, as the README asks.")
+
+
+class ExplainedSubmission:
+    """A submission proxy whose errors say their real cause first: a client made with its own endpoint or
+    region, a resource used while CREATING, a call that timed out in a long poll. With `aws` (the
+    fixture), what the endpoint saw is used too."""
+
+    def __init__(self, proxy: Any, aws: Any = None) -> None:
         self._proxy = proxy
+        self._aws = aws
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -266,12 +302,17 @@ class ExplainedSubmission:
         function = getattr(self._proxy, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            from grader.sandbox import SubmissionError
+            from grader.sandbox import SubmissionError, SubmissionTimeout
 
             try:
                 return function(*args, **kwargs)
+            except SubmissionTimeout as exc:
+                waits = self._aws.long_polls() if self._aws is not None else []
+                if not waits:
+                    raise
+                raise type(exc)(explain_long_poll(waits, str(exc)), exc.error_type) from None
             except SubmissionError as exc:
-                advice = explain_client_error(str(exc))
+                advice = self._advice(str(exc))
                 if not advice:
                     raise
                 message = str(exc)
@@ -279,6 +320,14 @@ class ExplainedSubmission:
                 raise type(exc)(f"{advice}\n\n{shown}", exc.error_type) from None
 
         return call
+
+    def _advice(self, message: str) -> str:
+        refused = self._aws.refused_while_creating() if self._aws is not None else []
+        if refused and ("ResourceNotFoundException" in message or "ResourceInUseException" in message):
+            kind = "stream" if "Kinesis" in message or "Stream " in message else "table"
+            return explain_creating(refused, kind)
+        return next((advice for marker, advice in _REQUEST_MISTAKES if marker in message), "") or \
+            explain_client_error(message)
 
 
 # -- words -------------------------------------------------------------------------------------------

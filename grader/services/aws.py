@@ -5,10 +5,11 @@ process (what moto's ThreadedMotoServer does), with three differences: a free po
 log, and a stop() that also closes the listening socket. moto and werkzeug are imported only in
 start(), so an exercise that does not list "aws" never pays for them.
 
-The small WSGI filter `_Realism` is written here because no library does it: it adds to moto two
-behaviours of real AWS that learners must cope with. DynamoDB refuses a BatchWriteItem of more than
-25 requests (moto accepts any number), and Kinesis may answer GetRecords with an empty page while
-the reader is still behind (moto never does; armed on demand by a hidden test).
+Every request to the embedded server passes through the WSGI filter `Realism`
+(grader/services/aws_realism.py), which answers like AWS where moto does not: DynamoDB's batch
+limit, documented errors where moto crashes, and the behaviours a hidden test switches on through
+this service (`simulate_*`, `refuse_reserved_words`). Requests of the grader's own clients carry
+this process's secret and meet none of the switched-on behaviours; the learner's requests are counted.
 
 Learner code never gets moto's admin API (/moto-api/...: reset, state dumps, the recorder): the
 `_AdminGuard` filter answers it only to requests that carry this process's secret token, which
@@ -19,7 +20,6 @@ second listener, or a relay to an external endpoint) that the sandbox binds in.
 from __future__ import annotations
 
 import hmac
-import io
 import json
 import os
 import secrets
@@ -31,8 +31,9 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from grader.errors import ServiceError
+from grader.errors import ServiceError, UnsupportedOnBackend
 from grader.services import ServiceOptions
+from grader.services.aws_realism import DEFAULT_PAGE_SIZE, GRADER_HEADER, Realism
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -51,12 +52,7 @@ _POLL_INTERVAL = 0.05  # how often serve_forever looks for shutdown(); bounds th
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class UnsupportedOnBackend(ServiceError):
-    """The backend cannot do what a hidden test asked (e.g. simulate Kinesis lag on an external endpoint)."""
-
-
-BATCH_WRITE_LIMIT = 25
-ID_SEED = 2005  # seeds moto's id generator at every reset
+ID_SEED = 2005  # seeds moto's id generator and the filter's choices at every reset
 
 
 def _json_response(start_response: Callable[..., Any], status: str, content_type: str, body: dict[str, Any]) -> list[bytes]:
@@ -86,101 +82,6 @@ class _AdminGuard:
         return self.app(environ, start_response)
 
 
-class _Realism:
-    """WSGI filter over moto: DynamoDB's batch limit always; when armed, a lagging Kinesis reader."""
-
-    GET_RECORDS = "Kinesis_20131202.GetRecords"
-    BATCH_WRITE = "DynamoDB_20120810.BatchWriteItem"
-
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
-        self.armed = False
-        self.lag_ms = 5000
-        self._seen: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-        self.calls: dict[str, int] = {}  # JSON-protocol operations seen since the last reset, by X-Amz-Target
-
-    def arm(self, lag_ms: int) -> None:
-        """Start lagging: every shard read from now on first answers with one empty page."""
-        with self._lock:
-            self.armed, self.lag_ms = True, lag_ms
-            self._seen.clear()
-
-    def disarm(self) -> None:
-        """Stop lagging."""
-        with self._lock:
-            self.armed = False
-            self._seen.clear()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        if target:
-            with self._lock:
-                self.calls[target] = self.calls.get(target, 0) + 1
-        if target == self.BATCH_WRITE:
-            return self._batch_write(environ, start_response)
-        if target == self.GET_RECORDS and self.armed:
-            return self._get_records(environ, start_response)
-        return self.app(environ, start_response)
-
-    @staticmethod
-    def _body(environ: dict[str, Any]) -> bytes:
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(size)
-        environ["wsgi.input"] = io.BytesIO(body)
-        return body
-
-    def _batch_write(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        try:
-            requests = json.loads(self._body(environ)).get("RequestItems") or {}
-            count = sum(len(v) for v in requests.values())
-        except (ValueError, AttributeError, TypeError):
-            return self.app(environ, start_response)
-        if count <= BATCH_WRITE_LIMIT:
-            return self.app(environ, start_response)
-        message = (
-            "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: "
-            f"Map value must satisfy constraint: [Member must have length less than or equal to "
-            f"{BATCH_WRITE_LIMIT}, Member must have length greater than or equal to 1] ({count} requests sent)"
-        )
-        return _json_response(
-            start_response,
-            "400 Bad Request",
-            "application/x-amz-json-1.0",
-            {"__type": "com.amazon.coral.validate#ValidationException", "message": message},
-        )
-
-    def _get_records(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        iterator = self._iterator(self._body(environ))
-        shard = self._shard_of(iterator) if iterator else None
-        with self._lock:
-            first = shard is not None and shard not in self._seen
-            if first:
-                self._seen.add(shard)  # type: ignore[arg-type]
-        if not first:
-            return self.app(environ, start_response)
-        page = {"Records": [], "NextShardIterator": iterator, "MillisBehindLatest": self.lag_ms}
-        return _json_response(start_response, "200 OK", "application/x-amz-json-1.1", page)
-
-    @staticmethod
-    def _iterator(body: bytes) -> str | None:
-        try:
-            value = json.loads(body).get("ShardIterator")
-        except (ValueError, AttributeError):
-            return None
-        return value if isinstance(value, str) else None
-
-    @staticmethod
-    def _shard_of(iterator: str) -> tuple[str, str] | None:
-        from moto.kinesis.utils import decompose_shard_iterator
-
-        try:
-            stream, shard, _ = decompose_shard_iterator(iterator)
-        except Exception:  # not one of moto's iterators: let moto answer with its own error
-            return None
-        return stream, shard
-
-
 class AwsService:
     """An AWS-compatible endpoint for one grading process, with clients bound to it."""
 
@@ -192,7 +93,7 @@ class AwsService:
         self._endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._filter: _Realism | None = None
+        self._filter: Realism | None = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._token = secrets.token_hex(16)
@@ -246,7 +147,7 @@ class AwsService:
             def log(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        self._filter = _Realism(DomainDispatcherApplication(create_backend_app))
+        self._filter = Realism(DomainDispatcherApplication(create_backend_app), self._token, ID_SEED)
         self._app = _AdminGuard(self._filter, self._token)
         self._handler = QuietHandler
         server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=QuietHandler)
@@ -284,9 +185,7 @@ class AwsService:
     def reset(self) -> None:
         """Wipe all state: moto's reset API, LocalStack's, or (elsewhere) delete what exercises create."""
         if self._filter is not None:
-            self._filter.disarm()
-            with self._filter._lock:
-                self._filter.calls.clear()
+            self._filter.reset()
         if self._post("/moto-api/reset"):
             # moto draws ids (vpc-..., receipt handles) from one generator: seeded, they are the same
             # every run, and so is feedback that names them
@@ -405,7 +304,12 @@ class AwsService:
                 aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
                 region_name=REGION,
             )
+            if self.backend == "moto":
+                self._session.events.register("before-sign", self._mark_as_grader)
         return self._session
+
+    def _mark_as_grader(self, request: Any, **kwargs: Any) -> None:
+        request.headers[GRADER_HEADER] = self._token
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
         """A boto3 client bound to this endpoint; cached per service when called without options."""
@@ -419,14 +323,6 @@ class AwsService:
     def resource(self, service_name: str, **kwargs: Any) -> Any:
         """A boto3 resource bound to this endpoint."""
         return self.session().resource(service_name, endpoint_url=self.endpoint_url, **kwargs)
-
-    def calls(self, operation: str) -> int:
-        """How many requests of a JSON-protocol operation (e.g. "DynamoDB_20120810.PutItem") the endpoint
-        has served since the last reset; embedded only."""
-        if self._filter is None:
-            raise UnsupportedOnBackend("counting calls needs the embedded moto server")
-        with self._filter._lock:
-            return self._filter.calls.get(operation, 0)
 
     def put_objects(self, bucket: str, objects: Mapping[str, bytes]) -> None:
         """Seed many objects into an existing bucket fast: straight into moto's store when embedded."""
@@ -443,11 +339,80 @@ class AwsService:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda item: s3.put_object(Bucket=bucket, Key=item[0], Body=item[1]), objects.items()))
 
-    def simulate_kinesis_lag(self, lag_ms: int = 5000) -> None:
-        """Until reset(), the first GetRecords on each shard returns no records and MillisBehindLatest=lag_ms."""
+    # -- what the learner's code met: counts, failures of the mock, waits ------------------------
+
+    def _embedded(self, what: str) -> Realism:
         if self._filter is None:
-            raise UnsupportedOnBackend(f"simulating Kinesis lag needs the embedded moto server, not {self.backend}")
-        self._filter.arm(lag_ms)
+            raise UnsupportedOnBackend(f"{what} needs the embedded moto server, not the {self.backend} endpoint")
+        return self._filter
+
+    def calls(self, service: str, operation: str | None = None) -> int:
+        """How many requests of an operation the learner's code made since the last reset: `calls("s3",
+        "HeadObject")`, or by X-Amz-Target, `calls("DynamoDB_20120810.PutItem")`; embedded only."""
+        realism = self._embedded("counting calls")
+        key = f"{service}.{operation}" if operation else service
+        with realism._lock:
+            return realism.calls.get(key, 0)
+
+    def take_failures(self) -> list[str]:
+        """Answers of the mock no AWS SDK could parse (a 5xx, an HTML page) since the last call: failures
+        of the grader's mock, never of the learner. Empty on an external endpoint."""
+        return self._filter.take_failures() if self._filter is not None else []
+
+    def long_polls(self) -> list[int]:
+        """WaitTimeSeconds of the learner's ReceiveMessage calls still waiting for messages."""
+        if self._filter is None:
+            return []
+        with self._filter._lock:
+            return sorted(self._filter.long_polls.values())
+
+    def still_creating(self) -> list[str]:
+        """Tables and streams the learner created under simulate_creating() and never waited for."""
+        if self._filter is None:
+            return []
+        with self._filter._lock:
+            return sorted(name for _, name in self._filter.creating)
+
+    def refused_while_creating(self) -> list[str]:
+        """Tables and streams the learner's code used before they were ACTIVE (and was refused)."""
+        if self._filter is None:
+            return []
+        with self._filter._lock:
+            return sorted(name for (_, name), refused in self._filter.creating.items() if refused)
+
+    # -- behaviours of AWS a hidden test switches on, until the next reset (embedded only) ------
+
+    def simulate_creating(self) -> None:
+        """Tables and streams the learner creates are CREATING until the learner describes them (what every
+        waiter does): CreateTable answers TableStatus CREATING, and reads and writes are refused as on AWS."""
+        self._embedded("simulating CREATING tables").switches.creating = True
+
+    def simulate_unprocessed_items(self) -> None:
+        """The learner's first BatchWriteItem writes only part of its requests and returns the rest (a
+        seeded third) as UnprocessedItems, as DynamoDB does under load."""
+        self._embedded("simulating UnprocessedItems").switches.unprocessed = True
+
+    def simulate_small_pages(self, size: int = DEFAULT_PAGE_SIZE) -> None:
+        """The learner's Query and Scan pages hold at most `size` items (DynamoDB stops a page at 1 MB), so
+        one result spans several pages."""
+        if size < 1:
+            raise ValueError("a page holds at least one item")
+        self._embedded("simulating small pages").switches.page_size = size
+
+    def simulate_short_receives(self) -> None:
+        """The learner's ReceiveMessage returns fewer messages than MaxNumberOfMessages (a seeded number, at
+        least one when any is visible), as SQS does when it samples its servers."""
+        self._embedded("simulating short receives").switches.short_receives = True
+
+    def refuse_reserved_words(self) -> None:
+        """Every expression of the learner's DynamoDB requests (KeyConditionExpression and projection paths
+        too, which moto lets through) refuses a reserved word used as an attribute name, as DynamoDB does."""
+        self._embedded("refusing reserved words").switches.reserved_words = True
+
+    def simulate_kinesis_lag(self, lag_ms: int = 5000) -> None:
+        """Until reset(), the learner's first GetRecords on each shard returns no records and
+        MillisBehindLatest=lag_ms."""
+        self._embedded("simulating Kinesis lag").switches.kinesis_lag_ms = lag_ms
 
 
 def make_service(options: ServiceOptions) -> AwsService:

@@ -16,9 +16,10 @@ STREAM = "clicks"
 
 
 @pytest.fixture
-def submission(submission):
-    """The learner's module; an error caused by an endpoint or region of their own says so."""
-    return checks.ExplainedSubmission(submission)
+def submission(submission, aws):
+    """The learner's module; an error whose cause the endpoint saw (an endpoint or region of their own, a
+    stream used while CREATING, a call that timed out in a long poll) says so."""
+    return checks.ExplainedSubmission(submission, aws)
 
 
 def make_queue(aws, name: str = "jobs") -> str:
@@ -220,7 +221,14 @@ def test_fifo_keeps_group_order_and_drops_duplicates(submission, aws):
 def test_create_stream_and_put_events(submission, aws):
     """create_stream makes the shards; put_events places each event by its partition key"""
     kinesis = aws.client("kinesis")
+    if aws.backend == "moto":  # as on AWS: CREATING until the learner's code describes (waits for) it
+        aws.simulate_creating()
     submission.create_stream(STREAM, 3)
+    assert STREAM not in aws.still_creating(), (
+        f"create_stream returned while stream {STREAM!r} was still CREATING. Kinesis creates a stream in the "
+        "background: create_stream returns at once, and writes fail until the stream is ACTIVE. Wait before "
+        'returning: client.get_waiter("stream_exists").wait(StreamName=name).'
+    )
     shards = checks.shard_ids(kinesis, STREAM)
     assert len(shards) == 3, f"the stream has {len(shards)} shards, expected 3"
     events = aws_data.click_events(SEED + 1, 40, users=6)

@@ -144,6 +144,13 @@ def test_object_metadata_reads_the_head(submission, aws):
         want = {"content_type": head["ContentType"], "size": head["ContentLength"], "metadata": head["Metadata"]}
         got = submission.object_metadata(BUCKET, key)
         assert got == want, f"object_metadata({BUCKET!r}, {key!r}) returned {checks.short(got)}, expected {checks.short(want)}"
+    if aws.backend == "moto":  # only the embedded server counts calls
+        gets, heads = aws.calls("s3", "GetObject"), aws.calls("s3", "HeadObject")
+        assert gets == 0 and heads >= len(cases), (
+            f"object_metadata made {gets} GetObject and {heads} HeadObject calls for {len(cases)} objects: "
+            "get_object downloads the whole body just to read its metadata. head_object returns the same "
+            "ContentType, ContentLength and Metadata without the body."
+        )
 
 
 @pytest.mark.points(3)

@@ -1,0 +1,423 @@
+"""The embedded AWS answers like AWS where learners' mistakes depend on it: for each behaviour a hidden
+test can switch on, a naive learner function fails and a correct one passes; the grader's own clients
+are never affected; a crash of the mock is told apart from the learner's failure."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from botocore.exceptions import ClientError
+
+from grader import catalog
+from grader.results import Status
+from grader.runner import ServicePool, grade
+from grader.services import ServiceOptions
+from grader.services.aws import AwsService, UnsupportedOnBackend, make_service
+from grader.services.aws_realism import reserved_words
+
+Learner = Callable[[str], Any]
+
+
+def _table(client: Any, name: str, key: str = "k", sort: str | None = None) -> dict[str, Any]:
+    keys = [(key, "HASH", "S")] + ([(sort, "RANGE", "N")] if sort else [])
+    return client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": role} for a, role, _ in keys],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": kind} for a, _, kind in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return exc.value.response["Error"]["Code"]
+
+
+# -- tables and streams are CREATING until waited for ------------------------------------------------
+
+def naive_create_and_write(dynamodb: Any, name: str) -> None:
+    _table(dynamodb, name)
+    dynamodb.put_item(TableName=name, Item={"k": {"S": "first"}})
+
+
+def create_wait_and_write(dynamodb: Any, name: str) -> None:
+    _table(dynamodb, name)
+    dynamodb.get_waiter("table_exists").wait(TableName=name)
+    dynamodb.put_item(TableName=name, Item={"k": {"S": "first"}})
+
+
+def test_a_table_is_creating_until_the_learner_waits_for_it(aws: AwsService, learner: Learner) -> None:
+    aws.simulate_creating()
+    dynamodb = learner("dynamodb")
+    with pytest.raises(ClientError) as refused:
+        naive_create_and_write(dynamodb, "Naive")
+    assert _code(refused) == "ResourceNotFoundException"
+    assert aws.still_creating() == ["Naive"] and aws.refused_while_creating() == ["Naive"]
+    create_wait_and_write(dynamodb, "Waited")
+    assert dynamodb.get_item(TableName="Waited", Key={"k": {"S": "first"}})["Item"]
+    assert aws.still_creating() == ["Naive"]
+    assert _table(dynamodb, "Fresh")["TableDescription"]["TableStatus"] == "CREATING"
+    # the grader's own clients see moto's state as it is
+    assert aws.client("dynamodb").describe_table(TableName="Fresh")["Table"]["TableStatus"] == "ACTIVE"
+    aws.client("dynamodb").put_item(TableName="Fresh", Item={"k": {"S": "by the grader"}})
+
+
+def test_a_stream_is_creating_until_the_learner_waits_for_it(aws: AwsService, learner: Learner) -> None:
+    aws.simulate_creating()
+    kinesis = learner("kinesis")
+    kinesis.create_stream(StreamName="naive", ShardCount=1)
+    with pytest.raises(ClientError) as refused:
+        kinesis.put_record(StreamName="naive", Data=b"x", PartitionKey="k")
+    assert _code(refused) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as listing:
+        kinesis.list_shards(StreamName="naive")
+    assert _code(listing) == "ResourceInUseException"
+    kinesis.create_stream(StreamName="waited", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="waited")
+    kinesis.put_record(StreamName="waited", Data=b"x", PartitionKey="k")
+    assert aws.still_creating() == ["naive"]
+
+
+# -- BatchWriteItem leaves some items unprocessed ----------------------------------------------------
+
+def naive_batch(dynamodb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
+
+
+def batch_with_retries(dynamodb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        pending = {table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+        while pending:
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def _count(aws: AwsService, table: str) -> int:
+    return aws.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
+
+
+def test_a_first_batch_write_leaves_items_unprocessed(aws: AwsService, learner: Learner) -> None:
+    dynamodb = learner("dynamodb")
+    items = [{"k": {"S": f"item-{n:03d}"}} for n in range(60)]
+    for name, write in (("Naive", naive_batch), ("Retried", batch_with_retries)):
+        aws.reset()
+        aws.simulate_unprocessed_items()
+        _table(aws.client("dynamodb"), name)
+        write(dynamodb, name, items)
+        stored = _count(aws, name)
+        assert stored == (60 - 25 // 3 if write is naive_batch else 60), name
+    aws.reset()
+    aws.simulate_unprocessed_items()
+    _table(aws.client("dynamodb"), "Writer")
+    with learner_resource(aws).Table("Writer").batch_writer() as writer:  # boto3 resends what is left over
+        for item in items:
+            writer.put_item(Item={"k": item["k"]["S"]})
+    assert _count(aws, "Writer") == 60
+
+
+def learner_resource(aws: AwsService) -> Any:
+    import boto3
+
+    env = aws.worker_env()
+    return boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=aws.region).resource(
+        "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"])
+
+
+def test_unprocessed_items_are_the_same_every_run(aws: AwsService, learner: Learner) -> None:
+    dynamodb = learner("dynamodb")
+    items = [{"PutRequest": {"Item": {"k": {"S": f"item-{n:02d}"}}}} for n in range(25)]
+    left = []
+    for _ in range(2):
+        aws.reset()
+        aws.simulate_unprocessed_items()
+        _table(aws.client("dynamodb"), "T")
+        answer = dynamodb.batch_write_item(RequestItems={"T": items})
+        left.append(answer["UnprocessedItems"]["T"])
+        assert _count(aws, "T") == 25 - len(left[-1])
+    assert left[0] == left[1] and len(left[0]) == 8
+
+
+# -- Query and Scan answer in small pages ------------------------------------------------------------
+
+def naive_query(dynamodb: Any, order: str) -> list[dict[str, Any]]:
+    return dynamodb.query(TableName="Orders", KeyConditionExpression="OrderID = :o",
+                          ExpressionAttributeValues={":o": {"S": order}})["Items"]
+
+
+def paginated_query(dynamodb: Any, order: str) -> list[dict[str, Any]]:
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName="Orders", KeyConditionExpression="OrderID = :o", ExpressionAttributeValues={":o": {"S": order}})
+    return [item for page in pages for item in page["Items"]]
+
+
+def test_query_and_scan_pages_are_small(aws: AwsService, learner: Learner) -> None:
+    grader = aws.client("dynamodb")
+    _table(grader, "Orders", "OrderID", "ItemNum")
+    for n in range(1, 8):
+        grader.put_item(TableName="Orders", Item={"OrderID": {"S": "O1"}, "ItemNum": {"N": str(n)}})
+    aws.simulate_small_pages(3)
+    dynamodb = learner("dynamodb")
+    assert len(naive_query(dynamodb, "O1")) == 3
+    assert [int(i["ItemNum"]["N"]) for i in paginated_query(dynamodb, "O1")] == list(range(1, 8))
+    assert len(dynamodb.scan(TableName="Orders")["Items"]) == 3
+    assert sum(len(p["Items"]) for p in dynamodb.get_paginator("scan").paginate(TableName="Orders")) == 7
+    assert len(dynamodb.scan(TableName="Orders", Limit=2)["Items"]) == 2  # a smaller Limit of its own stays
+    assert len(grader.scan(TableName="Orders")["Items"]) == 7  # the grader's reads are whole
+
+
+# -- SQS receives return fewer messages than asked ---------------------------------------------------
+
+def naive_receive_all(sqs: Any, url: str) -> list[str]:
+    return [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+def receive_until_empty(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return bodies
+        bodies.extend(m["Body"] for m in messages)
+
+
+def test_receives_return_fewer_messages_than_asked(aws: AwsService, learner: Learner) -> None:
+    got = []
+    for _ in range(2):
+        aws.reset()
+        aws.simulate_short_receives()
+        url = aws.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+        for n in range(10):
+            aws.client("sqs").send_message(QueueUrl=url, MessageBody=f"m{n}")
+        sqs = learner("sqs")
+        first = naive_receive_all(sqs, url)
+        assert 1 <= len(first) < 10
+        got.append(len(first))
+        assert sorted(first + receive_until_empty(sqs, url)) == [f"m{n}" for n in range(10)]
+    assert got[0] == got[1]  # seeded: the same every run
+
+
+# -- reserved words in every expression --------------------------------------------------------------
+
+def naive_people_named(dynamodb: Any, name: str) -> list[dict[str, Any]]:
+    return dynamodb.query(TableName="People", KeyConditionExpression="Name = :n",
+                          ExpressionAttributeValues={":n": {"S": name}})["Items"]
+
+
+def people_named(dynamodb: Any, name: str) -> list[dict[str, Any]]:
+    return dynamodb.query(TableName="People", KeyConditionExpression="#n = :n", ExpressionAttributeNames={"#n": "Name"},
+                          ExpressionAttributeValues={":n": {"S": name}})["Items"]
+
+
+def test_reserved_words_are_refused_in_every_expression(aws: AwsService, learner: Learner) -> None:
+    assert {"NAME", "STATUS", "SIZE", "DATA"} <= reserved_words() and len(reserved_words()) == 573
+    _table(aws.client("dynamodb"), "People", "Name", "Age")
+    aws.client("dynamodb").put_item(TableName="People", Item={"Name": {"S": "Ana"}, "Age": {"N": "30"},
+                                                              "Info": {"M": {"Status": {"S": "ok"}}}})
+    dynamodb = learner("dynamodb")
+    assert len(naive_people_named(dynamodb, "Ana")) == 1  # moto alone lets a KeyConditionExpression through
+    aws.refuse_reserved_words()
+    with pytest.raises(ClientError) as refused:
+        naive_people_named(dynamodb, "Ana")
+    assert _code(refused) == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == (
+        "Invalid KeyConditionExpression: Attribute name is a reserved keyword; reserved keyword: Name")
+    assert len(people_named(dynamodb, "Ana")) == 1
+    with pytest.raises(ClientError, match="Invalid ProjectionExpression.*reserved keyword: Status"):
+        dynamodb.scan(TableName="People", ProjectionExpression="Info.Status")
+    # the grammar's own words and function names are not attribute names
+    between = dynamodb.query(TableName="People", KeyConditionExpression="#n = :n AND Age BETWEEN :a AND :b",
+                             FilterExpression="attribute_exists(Info) AND size(Info) > :z",
+                             ExpressionAttributeNames={"#n": "Name"},
+                             ExpressionAttributeValues={":n": {"S": "Ana"}, ":a": {"N": "1"}, ":b": {"N": "99"},
+                                                        ":z": {"N": "0"}})
+    assert between["Count"] == 1
+
+
+# -- every switch is the embedded server's alone -----------------------------------------------------
+
+@pytest.mark.parametrize("switch", ["simulate_creating", "simulate_unprocessed_items", "simulate_small_pages",
+                                    "simulate_short_receives", "refuse_reserved_words", "simulate_kinesis_lag"])
+def test_switches_need_the_embedded_server(aws: AwsService, switch: str) -> None:
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    with pytest.raises(UnsupportedOnBackend, match="needs the embedded moto server, not the external endpoint"):
+        getattr(external, switch)()
+
+
+def test_a_reset_switches_everything_off(aws: AwsService, learner: Learner) -> None:
+    aws.simulate_small_pages(1)
+    aws.reset()
+    grader = aws.client("dynamodb")
+    _table(grader, "T")
+    for n in range(3):
+        grader.put_item(TableName="T", Item={"k": {"S": str(n)}})
+    assert len(learner("dynamodb").scan(TableName="T")["Items"]) == 3
+
+
+# -- failures of the mock ----------------------------------------------------------------------------
+
+def test_a_missing_network_acl_entry_gets_ec2s_documented_error(aws: AwsService, learner: Learner) -> None:
+    ec2 = learner("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    entry = dict(NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="allow", Egress=False,
+                 CidrBlock="0.0.0.0/0")
+    with pytest.raises(ClientError) as replaced:
+        ec2.replace_network_acl_entry(**entry)
+    assert _code(replaced) == "InvalidNetworkAclEntry.NotFound"
+    with pytest.raises(ClientError) as deleted:
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Egress=False)
+    assert _code(deleted) == "InvalidNetworkAclEntry.NotFound"
+    ec2.create_network_acl_entry(**entry)
+    ec2.replace_network_acl_entry(**{**entry, "RuleAction": "deny"})
+    (acl_now,) = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"]
+    assert [e["RuleAction"] for e in acl_now["Entries"] if e["RuleNumber"] == 100] == ["deny"]
+    assert aws.take_failures() == []
+
+
+def test_answers_no_sdk_can_read_are_recorded_as_failures_of_the_mock(aws: AwsService, learner: Learner) -> None:
+    from botocore.config import Config
+
+    import boto3
+
+    env = aws.worker_env()
+    sqs = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=aws.region).client(
+        "sqs", endpoint_url=env["AWS_ENDPOINT_URL"], config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError):
+        sqs.list_message_move_tasks(SourceArn="arn:aws:sqs:us-east-1:123456789012:q")  # moto: NotImplementedError
+    (failure,) = aws.take_failures()
+    assert failure.startswith("sqs ListMessageMoveTasks answered HTTP 500") and "not been implemented" in failure
+    assert aws.take_failures() == []
+    learner("sqs").list_queues()
+    with pytest.raises(ClientError):
+        learner("sqs").get_queue_url(QueueName="missing")  # an error AWS would answer too: not a failure
+    assert aws.take_failures() == []
+
+
+# -- through a whole grade ---------------------------------------------------------------------------
+
+AWS_HIDDEN = '''
+import pytest
+from grader.checks import aws as checks
+
+
+@pytest.fixture
+def submission(submission, aws):
+    return checks.ExplainedSubmission(submission, aws)
+
+
+@pytest.mark.points(2)
+def test_tasks(submission, aws):
+    """list_tasks lists the tasks"""
+    assert submission.list_tasks() == [], "no tasks yet"
+
+
+@pytest.mark.points(1)
+def test_wait(submission, aws):
+    """make_table waits"""
+    aws.simulate_creating()
+    submission.make_table()
+
+
+@pytest.mark.points(1)
+def test_poll(submission, aws):
+    """poll receives"""
+    url = aws.client("sqs").create_queue(QueueName="empty")["QueueUrl"]
+    submission.poll(url)
+'''
+
+AWS_STUB = '''
+import boto3
+from botocore.config import Config
+
+
+def list_tasks():
+    sqs = boto3.client("sqs", config=Config(retries={"total_max_attempts": 1}))
+    sqs.list_message_move_tasks(SourceArn="arn:aws:sqs:us-east-1:123456789012:q")
+    return []
+
+
+def make_table():
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(TableName="T", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    dynamodb.put_item(TableName="T", Item={"k": {"S": "x"}})
+
+
+def poll(url):
+    return boto3.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", [])
+'''
+
+
+def _aws_course(make_course: Callable[..., Path]) -> Path:
+    root = make_course(stub=AWS_STUB, hidden=AWS_HIDDEN, solution=AWS_STUB, timeout=1.5, points=4)
+    toml = root / "exercises/demo/exercise.toml"
+    toml.write_text(toml.read_text() + 'services = ["aws"]\n', encoding="utf-8")
+    return root
+
+
+def test_a_crash_of_the_mock_is_a_grader_error_and_causes_are_named(make_course: Callable[..., Path]) -> None:
+    root = _aws_course(make_course)
+    (exercise,) = catalog.load_all(root)
+    with ServicePool() as pool:
+        result = grade(exercise, root / "exercises/demo", pool)
+    crash, wait, poll = result.tests
+    assert crash.status is Status.ERROR and crash.score == 0 and crash.max_score == 2
+    assert crash.output.startswith("The grader's mock service failed during this check, so it could not be graded: "
+                                   "sqs ListMessageMoveTasks answered HTTP 500")
+    assert "not of your work" in crash.output and "Traceback" not in crash.output
+    assert result.errored
+    assert wait.status is Status.FAILED
+    assert wait.output.startswith("Your code used table 'T' while it was still CREATING.")
+    assert 'get_waiter("table_exists")' in wait.output
+    assert poll.status is Status.FAILED
+    assert "poll(" in poll.output and "while ReceiveMessage was waiting for messages: with WaitTimeSeconds=20" in poll.output
+    assert "loop that never ends" not in poll.output.replace("not a loop that never ends", "")
+
+
+def test_a_run_with_a_grader_error_exits_3(make_course: Callable[..., Path], in_course: Callable[[Path], None]) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    in_course(_aws_course(make_course))
+    outcome = CliRunner().invoke(cli, ["run", "demo"])
+    assert outcome.exit_code == 3, outcome.output
+
+
+def test_a_switch_on_an_external_endpoint_skips_the_check_with_the_reason(
+        make_course: Callable[..., Path], aws: AwsService) -> None:
+    hidden = ("def test_needs_lag(aws):\n    aws.simulate_kinesis_lag()\n\n"
+              "def test_plain(aws):\n    assert aws.backend == 'external'\n")
+    root = make_course(hidden=hidden, points=1)
+    toml = root / "exercises/demo/exercise.toml"
+    toml.write_text(toml.read_text() + 'services = ["aws"]\n', encoding="utf-8")
+    (exercise,) = catalog.load_all(root)
+    with ServicePool(ServiceOptions(aws_endpoint=aws.endpoint_url)) as pool:
+        result = grade(exercise, root / "solutions/demo", pool)
+    skipped, plain = result.tests
+    assert (skipped.status, skipped.max_score) == (Status.SKIPPED, 0)
+    assert skipped.output == ("Not graded on this backend: simulating Kinesis lag needs the embedded moto server, "
+                              "not the external endpoint.")
+    assert plain.status is Status.PASSED and not result.errored
+
+
+def test_reference_solutions_keep_full_marks_under_every_behaviour(course_root: Path, monkeypatch) -> None:
+    """Every switch on in every check: a solution written from the README never depends on moto's leniency.
+    Short receives stay off for queue_vs_stream: its receive check counts what one receive returns, which
+    moto promises and SQS does not."""
+    reset = AwsService.reset
+
+    def reset_with_everything_on(self: AwsService) -> None:
+        reset(self)
+        for switch in ("simulate_creating", "simulate_unprocessed_items", "simulate_small_pages",
+                       "refuse_reserved_words", "simulate_kinesis_lag"):
+            getattr(self, switch)()
+
+    monkeypatch.setattr(AwsService, "reset", reset_with_everything_on)
+    with ServicePool() as pool:
+        for slug in ("dynamodb_crud", "queue_vs_stream"):
+            (exercise,) = catalog.select(course_root, [slug])
+            result = grade(exercise, course_root / "solutions" / slug, pool)
+            failed = [(t.name, t.output) for t in result.tests if t.status is not Status.PASSED]
+            assert not failed and result.score == result.max_score == exercise.points, (slug, failed)
