@@ -491,7 +491,7 @@ def _validate_mutants(slugs: tuple[str, ...], options: ServiceOptions, threshold
         click.echo(json.dumps(report.as_json(reports, threshold=threshold, cap=cap, seed=seed,
                                              duration=duration), indent=2))
     else:
-        console = Console(highlight=False)
+        console = Console(highlight=False, width=max(Console().width, 120))  # a CI log is no terminal
         for done in reports:
             shown = [v for v in done.verdicts if v.status == engine.SURVIVED]
             for verdict in shown:
