@@ -39,6 +39,15 @@ def test_grading_seeds_cover_every_fault() -> None:
     assert kinds == set(scenarios.FAULTS)
 
 
+def test_grading_seeds_show_each_way_the_readme_names() -> None:
+    """A deleted ACL rule and one turned into a deny; a lost NAT route and a move to an empty table;
+    the database opened to each wrong group."""
+    details = [f.detail for seed in scenarios.GRADING_SEEDS for f in scenarios.plan(seed).faults]
+    for words in ("rule deleted", "set to deny", "lost its NAT route", "moved to an empty route table",
+                  "from lab-alb instead", "from default instead"):
+        assert any(words in d for d in details), words
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[Any]:
     service = make_service(ServiceOptions())

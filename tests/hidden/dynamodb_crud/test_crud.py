@@ -287,6 +287,17 @@ def test_update_if_respects_the_condition(submission, aws):
         f"Quantity is {quantity()} after update_if(..., 'Quantity', 99, {item['Quantity']}); expected 99"
     )
     assert result is True, f"update_if must return True after updating (True or False, not a response); it returned {checks.short(result, 80)}"
+    # Name is a reserved word of DynamoDB's expressions: the README asks for ExpressionAttributeNames
+    make_table(aws, "Person", PERSON_KEY)
+    person = aws_data.people(SEED, 1)[0]
+    load(aws, "Person", [person])
+    renamed = person["Name"] + " Jr"
+    result = submission.update_if("Person", {"PersonID": person["PersonID"]}, "Name", renamed, person["Name"])
+    stored = dynamodb.get_item(TableName="Person", Key={"PersonID": {"S": person["PersonID"]}})["Item"]["Name"]["S"]
+    assert (result, stored) == (True, renamed), (
+        f"update_if('Person', ..., 'Name', {renamed!r}, {person['Name']!r}) returned {checks.short(result, 80)} and left "
+        f"Name {stored!r}; Name is a reserved word in expressions: name it with ExpressionAttributeNames ({{'#a': attribute}})"
+    )
 
 
 @pytest.mark.points(1)

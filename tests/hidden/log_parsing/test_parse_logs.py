@@ -10,6 +10,7 @@ from grader import SubmissionError
 from fixtures import logs
 
 SEEDS = (11, 23, 47)
+PROBE_SEEDS = (101, 211, 307, 401)  # wider data for `grade validate --mutants` (the probe fixture)
 LEVEL_ORDER = ("debug", "info", "warn", "error", "fatal")
 
 
@@ -73,9 +74,9 @@ def test_parse_line_example(submission):
 @pytest.mark.points(3)
 @pytest.mark.hint("The level is optional, written in square brackets in any letter case; "
                   "store it in lower case, and use \"info\" when the line has none.")
-def test_parse_line_generated(submission):
+def test_parse_line_generated(submission, probe):
     """parse_line on generated lines, with and without levels"""
-    for seed in SEEDS:
+    for seed in SEEDS + (PROBE_SEEDS if probe else ()):
         check_lines(submission, logs.generate(seed, lines=60, malformed=0, blank=0),
                     lambda line, truth: True)
 
@@ -108,9 +109,9 @@ def test_parse_line_whitespace(submission):
 @pytest.mark.points(3)
 @pytest.mark.hint("Number lines from 1 and count blank lines too; skip blank lines without "
                   "calling them malformed.")
-def test_parse_log(submission):
+def test_parse_log(submission, probe):
     """parse_log keeps records in file order and numbers malformed lines"""
-    for seed in SEEDS:
+    for seed in SEEDS + (PROBE_SEEDS if probe else ()):
         sample = logs.generate(seed, lines=150)
         got = submission.parse_log(sample.text)
         assert isinstance(got, dict) and set(got) >= {"records", "malformed"}, (
@@ -180,9 +181,9 @@ def test_to_json_lines(submission):
 
 
 @pytest.mark.points(2)
-def test_filter_by_level(submission):
+def test_filter_by_level(submission, probe):
     """filter_by_level keeps min_level and more severe, in order"""
-    records = logs.generate(8, lines=80, malformed=0, blank=0).records
+    records = logs.generate(8 if not probe else 808, lines=80, malformed=0, blank=0).records
     for level in LEVEL_ORDER:
         want = [r for r in records if LEVEL_ORDER.index(r["level"]) >= LEVEL_ORDER.index(level)]
         got = submission.filter_by_level(records, level)
@@ -207,11 +208,12 @@ def test_filter_by_level(submission):
 
 @pytest.mark.points(2)
 @pytest.mark.hint("Sort by number of failures descending, then by user_id ascending.")
-def test_failures_per_user(submission):
+def test_failures_per_user(submission, probe):
     """failures_per_user counts failures, most first, ties by user id"""
-    records = logs.generate(13, lines=200, malformed=0, blank=0).records
-    got = submission.failures_per_user(records)
+    records = logs.generate(13 if not probe else 1313, lines=200, malformed=0, blank=0).records
     want = logs.failures_per_user(records)
+    assert any(a["failures"] == b["failures"] for a, b in zip(want, want[1:])), "exercise defect: no tie to break"
+    got = submission.failures_per_user(records)
     assert isinstance(got, list), (f"failures_per_user must return a list of dicts like "
                                    f"{show(want[:1])}, got {show(got)}")
     assert got == want, (f"failures_per_user: {first_mismatch(got, want)} "

@@ -106,8 +106,10 @@ def test_list_keys_follows_pagination_past_1000(submission, aws):
 def test_list_folders_uses_a_delimiter(submission, aws):
     """list_folders returns the common prefixes under a prefix, at the top and one level down"""
     seed_bucket(aws)
+    # more than 1,000 folders under one prefix: the common prefixes come in pages too
+    aws.put_objects(BUCKET, {f"clients/c{n:04d}/profile.json": b"{}" for n in range(1, 1101)})
     s3 = aws.client("s3")
-    for prefix in ("", "logs/", "logs/2024/"):
+    for prefix in ("", "logs/", "logs/2024/", "clients/"):
         want = checks.common_prefixes(s3, BUCKET, prefix)
         got = submission.list_folders(BUCKET, prefix)
         assert isinstance(got, list), f"list_folders returned {checks.short(got)}, expected a list of prefixes"
