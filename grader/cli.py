@@ -418,7 +418,7 @@ def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aw
               help="With --mutants: the least share (%) of non-equivalent mutants an exercise must kill.")
 @click.option("--max-mutants", "cap", type=click.IntRange(min=0), default=None,
               help="With --mutants: grade at most N mutants per exercise, sampled by --seed (0: all). "
-                   "[default: 60]")
+                   "[default: 20]")
 @click.option("--seed", type=int, default=None, help="With --mutants: the sampling seed. [default: 2024]")
 @click.option("--json", "as_json", is_flag=True, help="With --mutants: print the results as JSON (for CI).")
 @handle_errors

@@ -24,7 +24,7 @@ def test_the_table_lists_survivors_and_fails_under_the_threshold(tmp_path: Path,
     assert [cell.strip() for cell in row.strip("│┃ ").split("│")][:8] == ["demo", "9", "9", "5", "3", "1", "0", "62.5%"]
     assert "survived demo demo.py: line 3: `>` -> `>=`" in out
     assert "+    if x >= 10:" in out
-    assert "9 of 9 mutants graded (at most 60 per exercise, seed 2024)" in out
+    assert "9 of 9 mutants graded (at most 20 per exercise, seed 2024)" in out
     assert "demo: graded 9 of 9 mutants in" in shown
 
 

@@ -27,7 +27,7 @@ from grader.runner import ServicePool, grade
 
 MUTATORS = {".py": python, ".sql": sql, ".json": policy}  # by file suffix: normalize, check, mutants
 DEFAULT_SEED = 2024
-DEFAULT_CAP = 60
+DEFAULT_CAP = 20
 KILLED, SURVIVED, EQUIVALENT = "killed", "survived", "equivalent"
 
 
