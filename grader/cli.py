@@ -5,6 +5,7 @@ import contextlib
 import functools
 import json
 import os
+import sys
 import tempfile
 import traceback
 from pathlib import Path
@@ -20,6 +21,16 @@ from grader.targets import display_path as _label
 from grader.services import ServiceOptions
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNGRADED = 1, 2, 3
+EXIT_PIPE = 128 + 13  # the reader of our output went away (SIGPIPE), as `grade list | head -1` does
+
+
+def course_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--course: the course root, when it is not the folder you stand in."""
+    return click.option(
+        "--course", "course", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="The course folder (with exercises/ and tests/). Default: the folder you stand in, or the "
+             "nearest one above it (env GRADER_COURSE_ROOT).",
+    )(fn)
 
 
 def workspace_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,6 +83,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _debug_trace(ctx)
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
+        except BrokenPipeError:  # a closed pipe is not a failure of the grader
+            _silence_stdout()
+            ctx.exit(EXIT_PIPE)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a defect of the grader: never exit 1, which means "graded, failed"
@@ -81,6 +95,15 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             ctx.exit(EXIT_UNGRADED)
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that nothing left in its buffer fails again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _debug_trace(ctx: click.Context) -> None:
@@ -142,24 +165,28 @@ def cli(debug: bool) -> None:
 
 
 @cli.command("list")
-@workspace_options
+@course_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
-def list_command(path: Path | None, fmt: str) -> None:
-    """List the exercises in order, with title and points.
+def list_command(course: Path | None, fmt: str) -> None:
+    """List the exercises in order, with title and points; a broken exercise says what is wrong.
 
     Example: grade list --format json
     """
-    root = catalog.find_root(path)
+    root = catalog.find_root(course=course)
     exercises = catalog.load_all(root)
     if fmt == "json":
         rows = [{"slug": e.slug, "title": e.title, "max_score": e.points, "order": e.order,
-                 "services": list(e.services), "summary": e.summary} for e in exercises]
+                 "services": list(e.services), "summary": e.summary, **({"error": e.error} if e.error else {})}
+                for e in exercises]
         click.echo(json.dumps(rows, indent=2))
         return
     width = max((len(e.slug) for e in exercises), default=4)
     for e in exercises:
-        click.echo(f"{e.slug:<{width}}  {e.points:>4g} pts  {e.title}")
+        if e.error:
+            click.echo(f"{e.slug:<{width}}     - pts  cannot be loaded: {e.error}")
+        else:
+            click.echo(f"{e.slug:<{width}}  {e.points:>4g} pts  {e.title}")
 
 
 def _workspace(root: Path, path: Path | None) -> Path:
@@ -196,13 +223,14 @@ def sandbox_options(default: bool) -> Callable[[Callable[..., Any]], Callable[..
 @click.option("-v", "--verbose", is_flag=True, help="Every check on its own row, every feedback in full.")
 @click.option("--hints", is_flag=True, help="Show the first hint of each failing check.")
 @workspace_options
+@course_options
 @report_options
 @service_options
 @sandbox_options(default=False)
 @handle_errors
 def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hints: bool, path: Path | None,
-                fmt: str, output: Path | None, mysql_url: str | None, aws_endpoint: str | None,
-                services_mode: str, require_sandbox: bool) -> None:
+                course: Path | None, fmt: str, output: Path | None, mysql_url: str | None,
+                aws_endpoint: str | None, services_mode: str, require_sandbox: bool) -> None:
     """Grade exercises: TARGET is an exercise slug, `all`, an exercise folder or a learner file.
 
     \b
@@ -218,7 +246,7 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     from grader.runner import ServicePool, check_keyword, grade_targets
     from grader.targets import resolve
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     chosen = resolve(root, targets, workspace)
     if keyword:
@@ -271,9 +299,10 @@ def _matching(run: Any, keyword: str) -> Any:
 
 @cli.command("status")
 @workspace_options
+@course_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handle_errors
-def status_command(path: Path | None, fmt: str) -> None:
+def status_command(path: Path | None, course: Path | None, fmt: str) -> None:
     """Where you stand: each exercise's best and last score, and what to do next.
 
     Progress is kept in .grade/progress.json in your workspace (exercises/ by default).
@@ -283,7 +312,7 @@ def status_command(path: Path | None, fmt: str) -> None:
     from grader.progress import Progress, next_exercise, status_rows
     from grader.report import text
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     exercises = catalog.load_all(root)
     progress = Progress.load(workspace)
@@ -308,8 +337,9 @@ def status_command(path: Path | None, fmt: str) -> None:
 @click.argument("slug")
 @click.argument("check", required=False)
 @workspace_options
+@course_options
 @handle_errors
-def hint_command(slug: str, check: str | None, path: Path | None) -> None:
+def hint_command(slug: str, check: str | None, path: Path | None, course: Path | None) -> None:
     """A hint for a failing check; each call shows one more (a nudge first, then more).
 
     CHECK is part of a check's name (default: the first failing check of your last grade).
@@ -322,7 +352,7 @@ def hint_command(slug: str, check: str | None, path: Path | None) -> None:
     from grader.progress import Progress, choose_hint
     from grader.runner import collect
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     (exercise,) = catalog.select(root, [slug])
     progress = Progress.load(workspace)
@@ -358,8 +388,9 @@ def hint_command(slug: str, check: str | None, path: Path | None) -> None:
 @click.argument("slug")
 @click.argument("file", required=False)
 @workspace_options
+@course_options
 @handle_errors
-def reset_command(slug: str, file: str | None, path: Path | None) -> None:
+def reset_command(slug: str, file: str | None, path: Path | None, course: Path | None) -> None:
     """Put an exercise's stub back; your version is kept as <file>.<time>.bak next to it.
 
     \b
@@ -369,7 +400,7 @@ def reset_command(slug: str, file: str | None, path: Path | None) -> None:
     """
     from grader.reset import reset
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     (exercise,) = catalog.select(root, [slug])
     names = (Path(file).name,) if file else ()
@@ -386,10 +417,11 @@ def reset_command(slug: str, file: str | None, path: Path | None) -> None:
 @cli.command("watch")
 @click.argument("slug", required=False)
 @workspace_options
+@course_options
 @service_options
 @handle_errors
-def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aws_endpoint: str | None,
-                  services_mode: str) -> None:
+def watch_command(slug: str | None, path: Path | None, course: Path | None, mysql_url: str | None,
+                  aws_endpoint: str | None, services_mode: str) -> None:
     """Regrade on every save: start on the first exercise not done, go on when one is at full marks.
 
     Keys (on a terminal): h hint, r re-run, n next, l list, q quit.
@@ -399,7 +431,7 @@ def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aw
     from grader.report import text
     from grader.watch import watch
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     if slug:
         catalog.select(root, [slug])  # an unknown slug is a usage error
@@ -411,6 +443,7 @@ def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aw
 
 @cli.command("validate")
 @click.argument("slugs", nargs=-1)
+@course_options
 @service_options
 @click.option("--mutants", "mutants", is_flag=True,
               help="Grade mutants of each reference solution instead: each must lose points.")
@@ -422,7 +455,7 @@ def watch_command(slug: str | None, path: Path | None, mysql_url: str | None, aw
 @click.option("--seed", type=int, default=None, help="With --mutants: the sampling seed. [default: 2024]")
 @click.option("--json", "as_json", is_flag=True, help="With --mutants: print the results as JSON (for CI).")
 @handle_errors
-def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint: str | None,
+def validate_command(slugs: tuple[str, ...], course: Path | None, mysql_url: str | None, aws_endpoint: str | None,
                      services_mode: str, mutants: bool, threshold: float, cap: int | None, seed: int | None,
                      as_json: bool) -> None:
     """Check every exercise: the solution scores full marks, the untouched stub scores 0.
@@ -433,7 +466,8 @@ def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint
       grade validate --mutants sql_joins        mutants of the solution must lose points
     """
     if mutants:
-        _validate_mutants(slugs, _options(mysql_url, aws_endpoint, services_mode), threshold, cap, seed, as_json)
+        _validate_mutants(slugs, course, _options(mysql_url, aws_endpoint, services_mode), threshold, cap, seed,
+                          as_json)
         return
     if as_json or cap is not None or seed is not None:
         raise click.UsageError("--json, --max-mutants and --seed go with --mutants")
@@ -443,7 +477,7 @@ def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint
     from grader.runner import ServicePool
     from grader.validate import validate
 
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     exercises = catalog.select(root, slugs)
     console = Console(highlight=False)
     table = Table("Exercise", "Solution", "Stub", "Verdict", title="grade validate", title_justify="left")
@@ -460,12 +494,12 @@ def validate_command(slugs: tuple[str, ...], mysql_url: str | None, aws_endpoint
     for verdict in failures:
         console.print(f"[bold red]{verdict.exercise.slug}[/]")
         for problem in verdict.problems:
-            console.print(f"  - {problem}", markup=False)
+            console.print(f"  - {problem}", markup=False, soft_wrap=True)
     click.get_current_context().exit(1 if failures else 0)
 
 
-def _validate_mutants(slugs: tuple[str, ...], options: ServiceOptions, threshold: float, cap: int | None,
-                      seed: int | None, as_json: bool) -> None:
+def _validate_mutants(slugs: tuple[str, ...], course: Path | None, options: ServiceOptions, threshold: float,
+                      cap: int | None, seed: int | None, as_json: bool) -> None:
     """`grade validate --mutants`: the mutation table (or JSON); exit 1 when an exercise is under the threshold."""
     import time
 
@@ -476,7 +510,7 @@ def _validate_mutants(slugs: tuple[str, ...], options: ServiceOptions, threshold
 
     cap = engine.DEFAULT_CAP if cap is None else cap
     seed = engine.DEFAULT_SEED if seed is None else seed
-    exercises = catalog.select(catalog.find_root(), slugs)
+    exercises = catalog.select(catalog.find_root(course=course), slugs)
     started = time.monotonic()
     reports = []
     with ServicePool(options) as pool:
@@ -527,6 +561,34 @@ def doctor_command() -> None:
     click.get_current_context().exit(0 if sandboxed else 1)
 
 
+@cli.command("new")
+@click.argument("slug")
+@click.option("--title", default=None, help="The exercise's title (default: from the slug).")
+@course_options
+@handle_errors
+def new_command(slug: str, title: str | None, course: Path | None) -> None:
+    """(instructors) Scaffold exercise SLUG: exercise.toml, README, stub, solution and a hidden test.
+
+    The new exercise validates as it is (solution full marks, stub zero); edit the five files from there.
+    With --course DIR, DIR becomes a course if it is not one yet.
+
+    Example: grade new word_counts && grade validate word_counts
+    """
+    from grader.publish.scaffold import new_exercise
+
+    root = course.resolve() if course is not None else catalog.find_root()
+    for written in new_exercise(root, slug, title=title):
+        click.echo(f"wrote {written.relative_to(root)}")
+    click.echo(f"Next: edit them, then `grade validate {slug}`.")
+
+
 def main() -> None:
     """Console script entry point."""
-    cli(prog_name="grade")
+    try:
+        cli(prog_name="grade")
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(EXIT_PIPE)

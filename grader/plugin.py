@@ -43,6 +43,38 @@ class Trial:
     run_first: tuple[str, ...] = ()  # checks (by name) to run before the others, in this order
 
 
+def registered_markers(config: pytest.Config) -> list[str]:
+    """The names of every marker registered with pytest (ours and pytest's own)."""
+    return sorted({line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")})
+
+
+def marker_problems(item: pytest.Item, known: list[str]) -> list[str]:
+    """What is wrong with the markers of one test: unknown names and arguments of ours that cannot be used."""
+    from grader.catalog import did_you_mean
+
+    where = item.nodeid
+    problems = []
+    for mark in item.iter_markers():
+        if mark.name not in known:
+            ours = [name for name in OUR_MARKERS if name in known]
+            problems.append(f"{where}: unknown marker @pytest.mark.{mark.name}{did_you_mean(mark.name, known)} "
+                            f"The grader's markers: {', '.join(ours)}; registered: {', '.join(known)}.")
+    visibility = _marker_arg(item, "visibility", "visible")
+    if visibility not in VISIBILITIES:
+        problems.append(f"{where}: visibility({visibility!r}) must be one of {', '.join(VISIBILITIES)}"
+                        f"{did_you_mean(str(visibility), VISIBILITIES)}".rstrip("."))
+    points = _marker_arg(item, "points", 1)
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
+        problems.append(f"{where}: points({points!r}) must be a number of points, 0 or more")
+    hint = item.get_closest_marker("hint")
+    if hint is not None and not all(isinstance(text, str) for text in hint.args):
+        problems.append(f"{where}: hint{hint.args!r} must be text: hint(\"a nudge\", \"more\", ...)")
+    return problems
+
+
+OUR_MARKERS = ("points", "visibility", "hint")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the test's weight in the score (default 1)")
     config.addinivalue_line(
@@ -228,16 +260,25 @@ class GradingSession:
         self.files = files  # grade only the checks that read one of these learner files
         self.results: dict[str, TestResult] = {}
         self.checks: dict[str, Check] = {}  # every collected test, in collection order
-        self.problems: list[str] = []  # hidden tests that could not be collected
+        self.problems: list[str] = []  # hidden tests that could not be collected, markers that are wrong
+        self.collected_points = 0.0  # the points of every check collected: what this course can grade
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Know every check; let -k match the names a learner reads; keep the checks of `files`; put
-        first what the trial asks for."""
+        """Refuse unknown markers (strict: a misspelt visibility or hint would silently change what
+        learners see, so the whole exercise stops); know every check; let -k match the names a learner
+        reads; keep the checks of `files`; put first what the trial asks for."""
+        known = registered_markers(config)
+        for item in items:
+            self.problems.extend(marker_problems(item, known))
+        if self.problems:
+            items[:] = []
+            return
         for item in items:
             check = check_of(item, tuple(self.exercise.files))
             self.checks[item.nodeid] = check
             item.extra_keyword_matches.add(check.name)
+        self.collected_points = round(sum(check.points for check in self.checks.values()), 4)
         if self.files:
             wanted = set(self.files)
             kept = [i for i in items if wanted & set(self.checks[i.nodeid].reads)]
@@ -254,7 +295,7 @@ class GradingSession:
             check = self.checks.get(item.nodeid) or check_of(item, tuple(self.exercise.files))
             self.results[item.nodeid] = TestResult(
                 name=check.name, status=Status.NOT_RUN, score=0.0, max_score=check.points,
-                visibility=check.visibility if check.visibility in VISIBILITIES else "visible",
+                visibility=check.visibility if check.visibility in VISIBILITIES else "visible", nodeid=item.nodeid,
             )
 
     def _backend_failures(self) -> list[str]:
@@ -282,10 +323,6 @@ class GradingSession:
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         points = float(_marker_arg(item, "points", 1))
         visibility = str(_marker_arg(item, "visibility", "visible"))
-        defect = ""
-        if visibility not in VISIBILITIES:
-            defect = f"visibility({visibility!r}) must be one of {', '.join(VISIBILITIES)}"
-            visibility = "visible"
         hints = hints_of(item)
         nodeid = item.nodeid
         previous = self.results.get(nodeid)
@@ -293,9 +330,7 @@ class GradingSession:
             return  # the first failure (setup or call) is what the learner needs to see
         exc = call.excinfo.value if call.excinfo is not None else None
         failures = self._backend_failures() if report.failed else []
-        if defect:
-            status, output, points_max = Status.ERROR, f"This check is misconfigured: {defect}.", points
-        elif failures:
+        if failures:
             status, points_max = Status.ERROR, points
             output = (f"The grader's mock service failed during this check, so it could not be graded: "
                       f"{'; '.join(dict.fromkeys(failures))}. This is a problem of the grader, not of your work: "
@@ -331,6 +366,7 @@ class GradingSession:
             hint=hints[0] if failed and hints else "",
             execution_time=round(report.duration + (previous.execution_time if previous else 0.0), 4),
             hints=hints if failed else (),
+            nodeid=nodeid,
         )
 
     def test_results(self) -> tuple[TestResult, ...]:

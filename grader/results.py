@@ -35,6 +35,7 @@ class TestResult:
     hint: str = ""  # the first tier of `hints`, set when the check did not pass
     execution_time: float = 0.0
     hints: tuple[str, ...] = ()  # every tier, a nudge first; set when the check did not pass
+    nodeid: str = ""  # pytest's id of the check, relative to the tests folder: "<slug>/test_x.py::test_y"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Result:
     ungraded: bool = False  # a service did not start: nothing was graded
     points: float = 0.0  # the exercise's declared points, the maximum when no test ran
     sandbox: str = ""  # where learner code ran: "namespaces" or "process" (grader/sandbox/jail.py)
+    held_back: float = 0.0  # points of checks this course does not hold: the autograder runs them
 
     @property
     def score(self) -> float:

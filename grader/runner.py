@@ -172,6 +172,8 @@ def grade(
     level = detect()
     learner_dir = Path(learner_dir).resolve()
     label = label or display_path(learner_dir)
+    if exercise.error:
+        return ungraded_result(exercise, label, f"this exercise cannot be graded: {exercise.error}. {COURSE_FAULT}")
     services = {name: pool.get(name) for name in exercise.services}
     backend = ",".join(s.backend for s in services.values()) or "python"
     env: dict[str, str] = {}
@@ -195,8 +197,8 @@ def grade(
         sandbox = None
         if exercise.module:
             sandbox = Sandbox(workspace, exercise.module, timeout=exercise.timeout, env=env, channels=channels,
-                              memory_mb=int(exercise.config.get("memory_mb", 1024)), display_dir=label,
-                              warm=exercise.config.get("warm_clients", ()), hidden=hidden_paths(exercise),
+                              memory_mb=exercise.memory_mb, display_dir=label, warm=exercise.warm_clients,
+                              hidden=hidden_paths(exercise),
                               level=level)
             sandbox.start()  # the import runs while pytest collects
         session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
@@ -221,6 +223,9 @@ def grade(
         pass  # every check was left out by -k or a file target: all of them are reported as not run
     elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         error = f"pytest stopped with exit code {int(code)}"
+    if error and not ungraded and not refused:  # the course's checks could not run: never the learner's failure
+        error, ungraded = f"{error}. {COURSE_FAULT}", True
+    held_back = round(exercise.points - session.collected_points, 4) if not error else 0.0
     return Result(
         exercise=exercise.slug,
         title=exercise.title,
@@ -233,6 +238,7 @@ def grade(
         ungraded=ungraded,
         points=exercise.points,
         sandbox=level.name,
+        held_back=max(held_back, 0.0),
     )
 
 
@@ -255,6 +261,15 @@ def collect(exercise: Exercise) -> list[Check]:
     if session.problems:
         raise GraderError("the hidden tests could not be loaded: " + "; ".join(session.problems))
     return list(session.checks.values())
+
+
+COURSE_FAULT = "This is a mistake in the course, not in your work: please tell your instructor"
+
+
+def ungraded_result(exercise: Exercise, label: str, error: str) -> Result:
+    """The Result of an exercise that could not be graded at all."""
+    return Result(exercise=exercise.slug, title=exercise.title, submission=label, backend="", version=version(),
+                  error=error, ungraded=True, points=exercise.points, sandbox=detect().name)
 
 
 def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool, *,
@@ -281,9 +296,6 @@ def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str 
         try:
             results.append(grade(exercise, learner_dir, pool, keyword=keyword, files=target.files))
         except ServiceError as exc:
-            results.append(Result(exercise=exercise.slug, title=exercise.title,
-                                  submission=display_path(learner_dir), backend="", version=version(),
-                                  error=f"could not grade: {exc}", ungraded=True,
-                                  points=exercise.points, sandbox=detect().name))
+            results.append(ungraded_result(exercise, display_path(learner_dir), f"could not grade: {exc}"))
     return Run(results=tuple(results), duration=round(time.monotonic() - started, 3))
 

@@ -1,10 +1,12 @@
-"""`grade validate`: every reference solution scores full marks and every untouched stub scores 0."""
+"""`grade validate`: the course keeps its contract. Every exercise.toml is strict (catalog), every marker
+known (plugin); the reference solution scores full marks twice with the same result (determinism),
+every check fails on the untouched stub, and the files and points agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from grader.catalog import Exercise
-from grader.results import Result
+from grader.results import Result, Status
 from grader.runner import ServicePool, grade
 
 
@@ -35,26 +37,46 @@ def _file_problems(exercise: Exercise) -> list[str]:
     return problems
 
 
+def _first_line(text: str, default: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else default
+
+
+def _outcomes(result: Result) -> list[tuple[str, str, float, str]]:
+    return [(t.name, t.status.value, t.score, t.output) for t in result.tests]
+
+
 def validate(exercise: Exercise, pool: ServicePool) -> Verdict:
-    """Grade the solution and the stub of `exercise`; list every way it fails the contract."""
+    """Grade the solution (twice) and the stub of `exercise`; list every way it fails the contract."""
+    if exercise.error:
+        return Verdict(exercise, None, None, (exercise.error,))
     problems = _file_problems(exercise)
     if problems:
         return Verdict(exercise, None, None, tuple(problems))
     solution = grade(exercise, exercise.solution_dir, pool, label=f"solutions/{exercise.slug}")
+    again = grade(exercise, exercise.solution_dir, pool, label=f"solutions/{exercise.slug}")
     stub = grade(exercise, exercise.stub_dir, pool, label=f"exercises/{exercise.slug}")
     for result, kind in ((solution, "solution"), (stub, "stub")):
         if result.error:
             problems.append(f"{kind}: {result.error}")
+    if solution.error:
+        return Verdict(exercise, solution, stub, tuple(problems))
     if solution.max_score <= 0:
         problems.append("the hidden tests give no points")
-    if exercise.points and solution.max_score != exercise.points:
+    if solution.max_score != exercise.points:
         problems.append(f"exercise.toml says points = {exercise.points:g}, the hidden tests add up to "
                         f"{solution.max_score:g}")
     for test in solution.tests:
-        if test.score < test.max_score or test.status.value in ("error", "skipped"):
-            first = test.output.strip().splitlines()[0] if test.output.strip() else test.status.value
-            problems.append(f"solution fails '{test.name}': {first}")
+        if test.score < test.max_score or test.status in (Status.ERROR, Status.SKIPPED):
+            problems.append(f"solution fails '{test.name}': {_first_line(test.output, test.status.value)}")
+    if not again.error and _outcomes(again) != _outcomes(solution):
+        changed = [a[0] for a, b in zip(_outcomes(solution), _outcomes(again)) if a != b]
+        problems.append("the solution graded twice gave different results"
+                        + (f" in '{changed[0]}'" if changed else "")
+                        + ": seed every random choice and reset every state a check depends on")
     for test in stub.tests:
         if test.score > 0:
             problems.append(f"stub passes '{test.name}' ({test.score:g} points): the stub must score 0")
+        elif test.status is not Status.FAILED:
+            problems.append(f"'{test.name}' ends {test.status.value} on the stub instead of failing: "
+                            f"{_first_line(test.output, 'no output')}")
     return Verdict(exercise, solution, stub, tuple(problems))

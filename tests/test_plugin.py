@@ -68,7 +68,7 @@ def test_setup_failure_counts_once(make_course) -> None:
 def test_hidden_tests_that_do_not_import_are_reported(make_course) -> None:
     result = grade_demo(make_course(hidden="import no_such_module\n\ndef test_x():\n    pass\n"))
     assert "could not be loaded" in result.error and "no_such_module" in result.error
-    assert not result.passed
+    assert not result.passed and result.ungraded
 
 
 def test_same_submission_same_result(make_course) -> None:
@@ -78,10 +78,49 @@ def test_same_submission_same_result(make_course) -> None:
     assert strip(first) == strip(second)
 
 
-def test_bad_visibility_is_an_error(make_course) -> None:
-    hidden = "import pytest\n\n@pytest.mark.visibility('secret')\ndef test_x(submission):\n    pass\n"
-    (test,) = grade_demo(make_course(hidden=hidden)).tests
-    assert test.status is Status.ERROR and "visibility('secret') must be one of" in test.output
+def test_bad_visibility_stops_the_exercise(make_course) -> None:
+    hidden = "import pytest\n\n@pytest.mark.visibility('hiden')\ndef test_x(submission):\n    pass\n"
+    result = grade_demo(make_course(hidden=hidden))
+    assert result.tests == () and result.ungraded
+    assert ("demo/test_demo.py::test_x: visibility('hiden') must be one of visible, hidden, after_due_date, "
+            "after_published, did you mean 'hidden'?") in result.error
+    assert "a mistake in the course, not in your work" in result.error
+
+
+def test_unknown_markers_stop_the_exercise(make_course) -> None:
+    hidden = ("import pytest\n\n@pytest.mark.hnit('x')\n@pytest.mark.visiblity('hidden')\n"
+              "def test_x(submission):\n    pass\n")
+    result = grade_demo(make_course(hidden=hidden))
+    assert result.tests == () and result.ungraded
+    assert "demo/test_demo.py::test_x: unknown marker @pytest.mark.hnit, did you mean 'hint'?" in result.error
+    assert "unknown marker @pytest.mark.visiblity, did you mean 'visibility'?" in result.error
+    assert "The grader's markers: points, visibility, hint; registered: " in result.error
+
+
+def test_pytest_markers_are_known(make_course) -> None:
+    hidden = ("import pytest\n\n@pytest.mark.parametrize('n', [1, 2])\n@pytest.mark.filterwarnings('ignore')\n"
+              "def test_x(submission, n):\n    assert submission.double(n) == 2 * n\n\n"
+              "@pytest.mark.skipif(False, reason='never')\n@pytest.mark.points(2)\ndef test_y(submission):\n"
+              "    assert submission.echo('a') == 'a'\n")
+    result = grade_demo(make_course(hidden=hidden))
+    assert not result.error and result.score == 4
+
+
+def test_bad_points_stop_the_exercise(make_course) -> None:
+    hidden = "import pytest\n\n@pytest.mark.points('two')\ndef test_x(submission):\n    pass\n"
+    result = grade_demo(make_course(hidden=hidden))
+    assert "points('two') must be a number of points, 0 or more" in result.error and result.ungraded
+
+
+def test_missing_module_is_the_course_s_error(make_course) -> None:
+    result = grade_demo(make_course(hidden="from fixtures.nowhere import data\n\ndef test_x():\n    pass\n"))
+    assert result.ungraded and "fixtures" in result.error and "not in your work" in result.error
+
+
+def test_points_held_back_count_checks_the_course_lacks(make_course) -> None:
+    result = grade_demo(make_course(points=10))
+    assert result.max_score == 4 and result.held_back == 6
+    assert grade_demo(make_course()).held_back == 0
 
 
 OVERRIDE = '''
