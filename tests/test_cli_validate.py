@@ -190,7 +190,7 @@ def test_one_broken_exercise_does_not_stop_the_others(make_course, in_course) ->
     assert result.exit_code == 3  # the course's mistake, never the learner's failure
     import json
 
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     demo, broken_result = report["exercises"]
     assert demo["score"] == 4
     assert "this exercise cannot be graded: exercises/broken/exercise.toml: unknown key 'timout'" in broken_result["error"]
