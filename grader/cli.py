@@ -9,7 +9,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from rich.markup import escape
@@ -19,6 +19,11 @@ from grader.errors import GraderError, ServiceError, UsageError
 from grader.report import REPORTERS, render
 from grader.targets import display_path as _label
 from grader.services import ServiceOptions
+
+if TYPE_CHECKING:
+    from grader.progress import Progress
+    from grader.results import Run
+    from grader.targets import Target
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNGRADED = 1, 2, 3
 EXIT_PIPE = 128 + 13  # the reader of our output went away (SIGPIPE), as `grade list | head -1` does
@@ -196,7 +201,7 @@ def _workspace(root: Path, path: Path | None) -> Path:
     return workspace
 
 
-def _record(run: Any, targets: list[Any], exercises: list[Any]) -> Any:
+def _record(run: Run, targets: list[Target], exercises: list[catalog.Exercise]) -> Progress | None:
     """Save the run in the learner's progress; the progress of the first workspace graded, or None."""
     from grader.progress import record_grades
 
@@ -243,7 +248,7 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
       grade run all --format gradescope -o results.json
     """
     from grader.report import text
-    from grader.runner import ServicePool, check_keyword, grade_targets
+    from grader.runner import ServicePool, check_keyword, grade_targets, matching
     from grader.targets import resolve
 
     root = catalog.find_root(course=course)
@@ -260,7 +265,7 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
         if announce is not None:
             announce.close()
     if keyword:
-        run = _matching(run, keyword)
+        run = matching(run, keyword)
     exercises = catalog.load_all(root)
     progress = _record(run, chosen, exercises)
     if fmt == "text" and output is None:
@@ -281,20 +286,6 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     if run.ungraded or run.errored:  # a check the grader could not grade is never the learner's failure
         ctx.exit(EXIT_UNGRADED)
     ctx.exit(0 if run.passed else EXIT_FAILED)
-
-
-def _matching(run: Any, keyword: str) -> Any:
-    """The run without the exercises none of whose checks matched -k; a usage error when none did."""
-    from dataclasses import replace
-
-    from grader.results import Status
-
-    kept = tuple(r for r in run.results
-                 if r.error or r.ungraded or any(t.status is not Status.NOT_RUN for t in r.tests))
-    if not kept:
-        names = [t.name for r in run.results for t in r.tests][:12]
-        raise UsageError(f"-k {keyword!r} matches no check; the checks are: " + "; ".join(names))
-    return replace(run, results=kept)
 
 
 @cli.command("status")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import shutil
@@ -18,7 +19,7 @@ from grader import services as service_registry
 from grader.catalog import Exercise
 from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
 from grader.plugin import Check, GradingSession, Trial
-from grader.results import Result, Run
+from grader.results import Result, Run, Status
 from grader.sandbox import NAMESPACES, Sandbox, SubmissionError, detect, snapshot
 from grader.services import Service, ServiceOptions
 from grader.targets import Target, display_path
@@ -250,6 +251,16 @@ def check_keyword(expression: str) -> None:
         Expression.compile(expression)
     except Exception as exc:  # pytest's ParseError before 8.4, SyntaxError since
         raise UsageError(f"-k {expression!r} is not an expression: {exc}") from None
+
+
+def matching(run: Run, keyword: str) -> Run:
+    """`run` without the exercises none of whose checks matched `-k keyword`; a usage error when none did."""
+    kept = tuple(r for r in run.results
+                 if r.error or r.ungraded or any(t.status is not Status.NOT_RUN for t in r.tests))
+    if not kept:
+        names = [t.name for r in run.results for t in r.tests][:12]
+        raise UsageError(f"-k {keyword!r} matches no check; the checks are: " + "; ".join(names))
+    return dataclasses.replace(run, results=kept)
 
 
 def collect(exercise: Exercise) -> list[Check]:
