@@ -9,9 +9,10 @@ does after a save (grader.watch.Watch.regrade: grade, record the progress, print
 in one process whose services are already up, after one warm-up regrade. Goals: a grade within
 2.5x its floor; a regrade under 0.3 s (plain Python and SQL) or 1 s (AWS).
 
-Beside wall time each row shows CPU time (user + system, the grade's worker processes included) and
+Beside wall time each row shows CPU time (user + system of the processes the grade waits for) and
 its ratio to the floor's: on a machine busy with other work, wall time waits for the CPU and CPU
-time does not, so the CPU ratio is the one to compare across runs.
+time does not. In the namespace sandbox the learner's own processes are reaped inside it and their
+CPU is not counted; GRADER_SANDBOX=process counts them (and changes what is measured).
 """
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def main() -> None:
     os.environ.pop("GRADER_MYSQL_URL", None)  # the embedded backends: what a learner has
     os.chdir(ROOT)
     from grader import catalog
+    from grader.sandbox.jail import detect
 
     exercises = catalog.select(ROOT, args.slugs)
     floors = {name: measure([sys.executable, "-c", FLOORS[name]], args.repeat)
@@ -101,7 +103,8 @@ def main() -> None:
               f"{floor_cpu:9.2f} {cpu:9.2f} {cpu / floor_cpu:5.2f}x  {regrade_wall:9.3f} {regrade_cpu:11.3f}{failed}")
     print(f"floors: {'; '.join(f'{k}: python -c {FLOORS[k]!r}' for k in floors)}. Goals: grade <= {GRADE_GOAL}x "
           f"its floor; regrade <= {REGRADE_GOAL['python']} s (python, sql), {REGRADE_GOAL['aws']} s (aws). "
-          f"Load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
+          f"Sandbox: {detect().name}. Load average while measuring: {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs.")
 
 
 if __name__ == "__main__":
