@@ -72,7 +72,7 @@ def marker_problems(item: pytest.Item, known: list[str]) -> list[str]:
     return problems
 
 
-OUR_MARKERS = ("points", "visibility", "hint")
+OUR_MARKERS = ("points", "visibility", "hint", "reads")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -94,7 +94,7 @@ def test_unknown_markers_stop_the_exercise(make_course) -> None:
     assert result.tests == () and result.ungraded
     assert "demo/test_demo.py::test_x: unknown marker @pytest.mark.hnit, did you mean 'hint'?" in result.error
     assert "unknown marker @pytest.mark.visiblity, did you mean 'visibility'?" in result.error
-    assert "The grader's markers: points, visibility, hint; registered: " in result.error
+    assert "The grader's markers: points, visibility, hint, reads; registered: " in result.error
 
 
 def test_pytest_markers_are_known(make_course) -> None:
