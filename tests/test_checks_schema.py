@@ -69,12 +69,31 @@ def test_a_foreign_key_declared_but_not_enforceable_is_caught(sql: SqlService) -
             with _run(sql, script):
                 pass
         return
-    # a MyISAM table accepts FOREIGN KEY clauses in its CREATE TABLE and never enforces them
+    # a MyISAM table accepts FOREIGN KEY clauses in its CREATE TABLE and drops them: the engine is the cause
     head, _, tail = GOOD.rpartition(") ENGINE=InnoDB;")
     script = head + ") ENGINE=MyISAM;" + tail
     with _run(sql, script) as db:
         message = check_foreign_key(db, "orders", "customers")
-    assert message is not None and ("not enforced" in message or "declares no foreign key" in message)
+    assert message is not None and message.startswith(
+        "orders uses MyISAM, a storage engine that cannot hold foreign keys: the server accepts FOREIGN KEY")
+    assert "Leave out ENGINE=MyISAM: InnoDB, the default, keeps and enforces foreign keys." in message
+
+
+@pytest.mark.skipif(not MYSQL_URL, reason="set GRADER_MYSQL_URL to run the MySQL tests")
+def test_myisam_tables_are_named_as_the_cause_when_the_script_stops(tmp_path: Path) -> None:
+    """MariaDB refuses an InnoDB foreign key to a MyISAM table ("errno: 150"): the grade says why."""
+    from grader import catalog
+    from grader.results import Status
+    from grader.runner import ServicePool, grade
+    from grader.services import ServiceOptions
+
+    (tmp_path / "normalize.sql").write_text(GOOD.replace(") ENGINE=InnoDB;", ") ENGINE=MyISAM;", 2))
+    (exercise,) = catalog.select(ROOT, ["normalize_obt"])
+    with ServicePool(ServiceOptions(mysql_url=MYSQL_URL)) as pool:
+        result = grade(exercise, tmp_path, pool)
+    keys = result.tests[0]
+    assert keys.status is Status.FAILED and "errno: 150" in keys.output
+    assert "customers uses MyISAM, products uses MyISAM, a storage engine that cannot hold foreign keys" in keys.output
 
 
 def test_product_attributes_copied_into_orders_are_redundant(sql: SqlService) -> None:

@@ -129,3 +129,39 @@ def test_a_table_made_in_another_region_is_found(aws: AwsService) -> None:
     )
     found = checks.tables_in_other_regions(lambda r: aws.client("dynamodb", region_name=r), "Person", aws.region)
     assert found == ["eu-west-1"]
+
+
+RECORD = {"shard_id": "shardId-000000000001", "sequence_number": "49590", "key": "user-1", "data": "click /cart"}
+
+
+def test_a_wrong_type_is_named_before_order_or_content() -> None:
+    """bytes turned into text, numbers as text, whole responses: each said as such, not as records out of order."""
+    assert checks.records_problem([RECORD], RECORD, "read_all") == ""
+    as_text = checks.records_problem([RECORD, {**RECORD, "data": "b'click /cart'"}], RECORD, "read_all")
+    assert as_text.startswith("read_all returned a record whose 'data' is \"b'click /cart'\": that is Python's text "
+                              "for a bytes value") and 'data.decode("utf-8")' in as_text
+    as_number = checks.records_problem([{**RECORD, "sequence_number": 49590}], RECORD, "read_all")
+    assert as_number == ("read_all returned a record whose 'sequence_number' is 49590: that is a number, expected "
+                         'a string such as "49590"')
+    pages = [{"Records": [], "NextShardIterator": "AAA", "MillisBehindLatest": 0, "ResponseMetadata": {}}]
+    assert checks.records_problem(pages, RECORD, "read_all").startswith(
+        "read_all returned a list of whole responses (keys Records, NextShardIterator, MillisBehindLatest) instead "
+        "of the records in them: take the records out of each response's 'Records'")
+    raw = [{"SequenceNumber": "49590", "Data": "click", "PartitionKey": "user-1"}]
+    assert "returned records without 'shard_id'" in checks.records_problem(raw, RECORD, "read_all")
+    item = {"OrderID": "O1001", "ItemNum": 1}
+    assert "the text of a Decimal" in checks.records_problem([{**item, "ItemNum": "Decimal('1')"}], item, "q")
+    assert "a number written as a string" in checks.records_problem([{**item, "ItemNum": "1"}], item, "q")
+    assert "list of whole responses" in checks.records_problem(
+        [{"Items": [item], "Count": 1, "ResponseMetadata": {}}], item, "q")
+    assert "the text of a Decimal" in checks.first_item_difference({**item, "ItemNum": "Decimal('1')"}, item)
+
+
+def test_listings_returned_as_boto3_entries_are_named() -> None:
+    assert checks.strings_problem(["logs/", "output-2024-03-01/"], "logs/", "list_folders") == ""
+    entries = checks.strings_problem([{"Prefix": "logs/"}], "logs/", "list_folders")
+    assert entries == ("list_folders returned the entries of a listing as boto3 gives them, such as "
+                       "{\"Prefix\": \"logs/\"}: take each one's 'Prefix' and return the strings")
+    assert "take each one's 'Key'" in checks.strings_problem([{"Key": "a", "Size": 1}], "a", "list_keys")
+    assert "Python's text for a bytes value" in checks.strings_problem(["b'a/b'"], "a/b", "list_keys")
+    assert checks.strings_problem("a/b", "a/b", "list_keys").startswith("list_keys returned \"a/b\"; expected a list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from typing import Any, Callable, Iterable
 
 
@@ -106,6 +107,43 @@ def _kind(value: Any) -> str:
     return "null" if value is None else "an object"
 
 
+_BYTES_TEXT = re.compile(r"""b(['"]).*\1""", re.S)
+_DECIMAL_TEXT = re.compile(r"""Decimal\((['"]?)-?[0-9.E+-]+\1\)""")
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# keys of a boto3 page of results, as opposed to one of the records in it
+_PAGE_KEYS = {"Records": "Records", "Items": "Items", "Messages": "Messages", "Contents": "Contents",
+              "NextShardIterator": "Records", "LastEvaluatedKey": "Items"}
+
+
+def _form_problem(got: Any, want: Any) -> str:
+    """A value turned into text the wrong way (str() of bytes or of a Decimal), or a whole response."""
+    if isinstance(got, str):
+        if _BYTES_TEXT.fullmatch(got) and not (isinstance(want, str) and _BYTES_TEXT.fullmatch(want)):
+            return ("that is Python's text for a bytes value (str(b\"...\") gives \"b'...'\"): decode the bytes "
+                    "instead, data.decode(\"utf-8\")")
+        if _DECIMAL_TEXT.fullmatch(got):
+            return ("that is the text of a Decimal (boto3 gives DynamoDB numbers as Decimal): return the number "
+                    "itself, or int(value)")
+    if isinstance(got, dict) and "ResponseMetadata" in got and not (isinstance(want, dict) and "ResponseMetadata" in want):
+        return f"that is {returned(got)}"
+    return ""
+
+
+def value_problem(got: Any, want: Any) -> str:
+    """How `got` differs in type or form from a value like `want`, in words; '' when it is of the same kind.
+
+    Names the usual causes: bytes turned into text with str() ("b'...'"), a Decimal turned into text, a
+    number written as text, a whole boto3 response."""
+    form = _form_problem(got, want)
+    if form:
+        return form
+    if isinstance(got, str) and isinstance(want, (int, float)) and not isinstance(want, bool) and _NUMBER_TEXT.fullmatch(got):
+        return "that is a number written as a string: return the number itself"
+    if _kind(got) != _kind(want):
+        return f"that is {_kind(got)}, expected {_kind(want)} such as {short(want, 60)}"
+    return ""
+
+
 def first_item_difference(got: Any, want: dict[str, Any]) -> str:
     """The first way `got` differs from item `want`, in words; '' when equal."""
     if not isinstance(got, dict):
@@ -118,6 +156,9 @@ def first_item_difference(got: Any, want: dict[str, Any]) -> str:
         if got[name] != value:
             if is_typed_value(got[name]):
                 return f"attribute {name!r} is {short(got[name])}, expected {short(value)}: {TYPED_FORM_ADVICE}"
+            form = _form_problem(got[name], value)
+            if form:
+                return f"attribute {name!r} is {short(got[name])}, expected {short(value)}: {form}"
             if _kind(got[name]) != _kind(value):
                 return (f"attribute {name!r} is {short(got[name])} ({_kind(got[name])}), "
                         f"expected {short(value)} ({_kind(value)})")
@@ -125,6 +166,33 @@ def first_item_difference(got: Any, want: dict[str, Any]) -> str:
     extra = sorted(set(got) - set(want))
     if extra:
         return f"it has attributes that were never written: {', '.join(map(repr, extra))}"
+    return ""
+
+
+def records_problem(got: Any, example: dict[str, Any], who: str) -> str:
+    """Why `got` is not a list of records shaped like `example` (its keys, the same kinds of value), in
+    words; '' when it is one. Checked before any comparison of order or content, so that a wrong type is
+    named as such and not reported as records out of order."""
+    if not isinstance(got, list):
+        return f"{who} returned {returned(got)}; expected a list of records such as {short(example)}"
+    for record in got:
+        if not isinstance(record, dict):
+            return f"{who} returned a list holding {short(record, 60)}; every element must be a record such as {short(example)}"
+        inner = next((_PAGE_KEYS[k] for k in record if k in _PAGE_KEYS and k not in example), None)
+        if "ResponseMetadata" in record or inner:
+            keys = ", ".join(k for k in record if k != "ResponseMetadata")
+            return (f"{who} returned a list of whole responses (keys {keys}) instead of the records in them: take "
+                    f"the records out of each response's {inner or 'result'!r} and return one list of records such "
+                    f"as {short(example)}")
+        missing = [k for k in example if k not in record]
+        if missing:
+            return (f"{who} returned records without {', '.join(map(repr, missing))}, such as {short(record, 100)}; "
+                    f"every record is like {short(example)}")
+    for record in got:
+        for key, want in example.items():
+            problem = value_problem(record[key], want)
+            if problem:
+                return f"{who} returned a record whose {key!r} is {short(record[key], 60)}: {problem}"
     return ""
 
 
@@ -137,6 +205,24 @@ def items_problem(got: Any, call: str) -> str:
         return f"{call} returned a list holding {short(odd)}; every element must be an item (a dict)"
     if any(is_typed_item(g) for g in got):
         return f"{call} returned items such as {short(got[0], 70)}: {TYPED_FORM_ADVICE}"
+    return ""
+
+
+def strings_problem(got: Any, example: str, who: str) -> str:
+    """Why `got` is not a list of strings like `example` (S3 keys, prefixes), in words; '' when it is one."""
+    if not isinstance(got, list):
+        return f"{who} returned {returned(got)}; expected a list of strings such as {example!r}"
+    for value in got:
+        if isinstance(value, str):
+            problem = value_problem(value, example)
+            if problem:
+                return f"{who} returned {short(value, 60)}: {problem}"
+            continue
+        field = next((k for k in ("Key", "Prefix") if k in value), None) if isinstance(value, dict) else None
+        if field:
+            return (f"{who} returned the entries of a listing as boto3 gives them, such as {short(value, 80)}: take "
+                    f"each one's {field!r} and return the strings")
+        return f"{who} returned a list holding {short(value, 60)} ({_kind(value)}); expected strings such as {example!r}"
     return ""
 
 

@@ -17,6 +17,8 @@ class Introspectable(Protocol):
 
     def primary_key(self, table: str) -> list[str]: ...
 
+    def engine(self, table: str) -> str: ...
+
     def foreign_keys(self, table: str) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]: ...
 
     def probe_insert(self, text: str) -> str: ...
@@ -56,11 +58,31 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# storage engines that keep foreign keys; MySQL and MariaDB accept FOREIGN KEY on any other and drop it
+_ENGINES_WITH_FOREIGN_KEYS = frozenset({"", "innodb", "ndbcluster", "ndb"})
+
+
+def engine_problem(db: Introspectable, tables: Sequence[str]) -> str | None:
+    """Why `tables` cannot hold foreign keys, when one of them uses a storage engine (MyISAM) that has none."""
+    plain = [(t, db.engine(t)) for t in tables]
+    wrong = [(t, e) for t, e in plain if e.lower() not in _ENGINES_WITH_FOREIGN_KEYS]
+    if not wrong:
+        return None
+    named = ", ".join(f"{t} uses {e}" for t, e in wrong)
+    engines = sorted({e for _, e in wrong})
+    return (f"{named}, a storage engine that cannot hold foreign keys: the server accepts FOREIGN KEY ... "
+            f"REFERENCES on such a table and drops it without a word (or refuses to reference it, \"errno: 150\"). "
+            f"Leave out ENGINE={engines[0]}: InnoDB, the default, keeps and enforces foreign keys.")
+
+
 def check_foreign_key(db: Introspectable, child: str, parent: str) -> str | None:
     """`child` declares a foreign key to `parent`'s primary key, and the database refuses a row that breaks it."""
     child_table, parent_table = _find(db, child), _find(db, parent)
     if child_table is None or parent_table is None:
         return f"The tables {child} and {parent} must both exist."
+    engines = engine_problem(db, (child_table, parent_table))
+    if engines:
+        return engines
     keys = [fk for fk in db.foreign_keys(child_table) if fk[1].lower() == parent_table.lower()]
     if not keys:
         return (f"{child} declares no foreign key to {parent}. Add FOREIGN KEY (...) REFERENCES {parent} (...) "

@@ -537,6 +537,10 @@ class SqliteSession:
         info = sorted((r[5], r[1]) for r in self.conn.execute(f'PRAGMA table_info("{table}")') if r[5])
         return [name for _, name in info]
 
+    def engine(self, table: str) -> str:
+        """The storage engine of `table`: '' on SQLite, which has one and enforces foreign keys."""
+        return ""
+
     def foreign_keys(self, table: str) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
         """(columns, referenced table, referenced columns) of each foreign key of `table`."""
         groups: dict[int, list[Any]] = {}
@@ -930,6 +934,14 @@ class MysqlSession:
             "ORDER BY ordinal_position"
         ).rows
         return [r[0] for r in rows]
+
+    def engine(self, table: str) -> str:
+        """The storage engine of `table` (InnoDB, MyISAM, ...)."""
+        rows = self.query(
+            "SELECT engine FROM information_schema.tables WHERE "
+            f"table_schema = '{self.database}' AND table_name = '{table}'"
+        ).rows
+        return str(rows[0][0] or "") if rows else ""
 
     def foreign_keys(self, table: str) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
         """(columns, referenced table, referenced columns) of each foreign key of `table`."""

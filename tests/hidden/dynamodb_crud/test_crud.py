@@ -174,6 +174,9 @@ def test_query_order_returns_one_order_in_item_order(submission, aws):
         got = submission.query_order("Orders", order_id)
         problem = checks.items_problem(got, f"query_order('Orders', {order_id!r})")
         assert not problem, problem
+        problem = checks.records_problem(got, {"OrderID": order_id, "ItemNum": want[0]["ItemNum"]},
+                                         f"query_order('Orders', {order_id!r})")
+        assert not problem, problem
         others = sorted({str(g.get("OrderID")) for g in got} - {order_id})
         assert not others, f"query_order('Orders', {order_id!r}) returned items of other orders too: {others}"
         got_nums = [g.get("ItemNum") for g in got]

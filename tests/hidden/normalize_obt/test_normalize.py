@@ -10,7 +10,9 @@ from fixtures.orders_obt import (
     COLUMNS, CUSTOMER_ATTRIBUTES, CUSTOMER_KEY, HIDDEN, PROBES, PRODUCT_ATTRIBUTES, PRODUCT_KEY, PUBLIC, TABLE,
     ObtInstance,
 )
-from grader.checks.schema import Entity, check_foreign_key, check_lossless, check_primary_keys, check_redundancy
+from grader.checks.schema import (
+    Entity, check_foreign_key, check_lossless, check_primary_keys, check_redundancy, engine_problem,
+)
 from grader.services.sql import SqlError
 
 FILENAME = "normalize.sql"
@@ -47,6 +49,9 @@ def outcomes(sql: Any, exercise: Any, workspace: Path, instance: ObtInstance) ->
                     message += ("\nA primary key (or UNIQUE column) must be unique in the rows you insert: one "
                                 "customer can buy the same product more than once, and two customers can share "
                                 "a name.")
+                if "foreign key" in message.lower():
+                    engines = engine_problem(db, db.tables())
+                    message += f"\n{engines}" if engines else ""
                 stopped = f"Not checked: {FILENAME} did not run to the end (see the check on primary keys)."
                 _OUTCOMES[key] = {"keys": message, **dict.fromkeys(CHECKS[1:], stopped)}
             else:

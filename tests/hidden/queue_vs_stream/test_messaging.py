@@ -13,6 +13,7 @@ from grader.services.aws import UnsupportedOnBackend
 
 SEED = 13
 STREAM = "clicks"
+RECORD_KEYS = ("shard_id", "sequence_number", "key", "data")
 
 
 @pytest.fixture
@@ -242,6 +243,9 @@ def test_create_stream_and_put_events(submission, aws):
     assert isinstance(placed, list) and len(placed) == len(events), (
         f"put_events returned {checks.returned(placed)}; expected one {{'shard_id', 'sequence_number'}} per event"
     )
+    example = {"shard_id": stored[0]["shard_id"], "sequence_number": stored[0]["sequence_number"]}
+    problem = checks.records_problem(placed, example, "put_events")
+    assert not problem, problem
     assert all((p.get("shard_id"), p.get("sequence_number")) in where for p in placed), (
         "put_events must return each record's ShardId and SequenceNumber as put_record answered them"
     )
@@ -250,6 +254,9 @@ def test_create_stream_and_put_events(submission, aws):
 def _check_full_read(got: object, placed: list[dict], who: str) -> None:
     """`got` holds every record once, each shard in sequence order, each key in put order."""
     assert isinstance(got, list), f"{who} returned {checks.returned(got)}, expected a list of records"
+    if placed:  # a wrong type or shape is named before any comparison of order or content
+        problem = checks.records_problem(got, {k: placed[0][k] for k in RECORD_KEYS}, who)
+        assert not problem, problem
     shards = sorted({p["shard_id"] for p in placed})
     read_shards = sorted({r.get("shard_id") for r in got if isinstance(r, dict)})
     if read_shards and len(read_shards) < len(shards):
@@ -345,6 +352,8 @@ def test_read_only_what_arrives_after_a_point(submission, aws):
     want = [p["sequence_number"] for p in in_shard[len(in_shard) // 2:]] + [
         n["sequence_number"] for n in new if n["shard_id"] == shard]
     replay = submission.replay_from(STREAM, shard, start["sequence_number"])
+    problem = checks.records_problem(replay, {k: start[k] for k in RECORD_KEYS}, "replay_from")
+    assert not problem, problem
     mine = [r.get("sequence_number") for r in replay] if isinstance(replay, list) else replay
     assert mine == want, (
         f"replay_from({shard!r}, {start['sequence_number']!r}) returned {len(mine) if isinstance(mine, list) else mine} "

@@ -87,7 +87,8 @@ def test_list_keys_follows_pagination_past_1000(submission, aws):
     want = [key for key in seed_bucket(aws) if key.startswith("output-")]
     assert len(want) > 1000
     got = submission.list_keys(BUCKET, "output-")
-    assert isinstance(got, list), f"list_keys returned {checks.short(got)}, expected a list of keys"
+    problem = checks.strings_problem(got, want[0], f"list_keys({BUCKET!r}, 'output-')")
+    assert not problem, problem
     outside = [k for k in got if not str(k).startswith("output-")]
     assert not outside, (
         f"list_keys returned keys outside the prefix 'output-', e.g. {outside[:3]}: pass Prefix on every "
@@ -112,7 +113,8 @@ def test_list_folders_uses_a_delimiter(submission, aws):
     for prefix in ("", "logs/", "logs/2024/", "clients/"):
         want = checks.common_prefixes(s3, BUCKET, prefix)
         got = submission.list_folders(BUCKET, prefix)
-        assert isinstance(got, list), f"list_folders returned {checks.short(got)}, expected a list of prefixes"
+        problem = checks.strings_problem(got, want[0], f"list_folders({BUCKET!r}, {prefix!r})")
+        assert not problem, problem
         files = [p for p in got if not str(p).endswith("/")]
         assert not files, (
             f"list_folders({BUCKET!r}, {prefix!r}) returned keys of objects, e.g. {files[:2]}; "
