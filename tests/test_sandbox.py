@@ -241,3 +241,13 @@ def test_snapshot_leaves_links_and_caches_out(level: Level, tmp_path: Path) -> N
     assert sorted(left_out) == ["answer.py", "linked"]
     copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
     assert copied == ["mod.py", "pkg", "pkg/helper.py"]
+
+
+def test_an_interpreter_below_tmp_stays_visible(level: Level, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A virtualenv in /tmp (a fresh clone there) is bound after the sandbox's own /tmp is mounted."""
+    from grader.sandbox import jail
+
+    monkeypatch.setattr(jail, "python_roots", lambda: ["/tmp/clone/.venv", "/opt/python"])
+    argv = jail.Jail("bwrap", learner_dir=None, scratch=None).argv(["python"])
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    assert argv.index("/tmp/clone/.venv") > tmpfs and argv.index("/opt/python") > tmpfs

@@ -130,6 +130,9 @@ class Jail:
         ]
         for name, value in sorted(self.env.items()):
             args += ["--setenv", name, value]
+        # the fresh /tmp, /proc and /dev first: a bind below /tmp (a virtualenv in /tmp) is then kept
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(TMP_MB << 20), "--tmpfs", "/tmp"]
         args += ["--ro-bind", "/usr", "/usr"]
         for path in SYSTEM_DIRS:
             if os.path.islink(path):
@@ -148,9 +151,7 @@ class Jail:
             args += ["--ro-bind", str(self.learner_dir), str(INSIDE / "submission")]
         for host, inside in self.sockets:
             args += ["--bind", host, inside]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(TMP_MB << 20), "--tmpfs", "/tmp",
-                 "--perms", "0700", "--size", str(WORK_MB << 20), "--tmpfs", str(INSIDE / "work")]
+        args += ["--perms", "0700", "--size", str(WORK_MB << 20), "--tmpfs", str(INSIDE / "work")]
         for path in self._masks():
             args += ["--tmpfs", path]
         args += ["--chdir", str(INSIDE / "work"), "--", *command]
