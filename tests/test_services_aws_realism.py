@@ -233,6 +233,48 @@ def test_reserved_words_are_refused_in_every_expression(aws: AwsService, learner
     assert between["Count"] == 1
 
 
+# -- a Kinesis reader lags behind ---------------------------------------------------------------------
+
+def naive_read_shard(kinesis: Any, stream: str, shard: str) -> list[bytes]:
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    data = []
+    while iterator:
+        page = kinesis.get_records(ShardIterator=iterator)
+        if not page["Records"]:
+            return data  # an empty page taken for the end
+        data.extend(r["Data"] for r in page["Records"])
+        iterator = page.get("NextShardIterator")
+    return data
+
+
+def read_shard_until_caught_up(kinesis: Any, stream: str, shard: str) -> list[bytes]:
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    data = []
+    while iterator:
+        page = kinesis.get_records(ShardIterator=iterator)
+        data.extend(r["Data"] for r in page["Records"])
+        if not page["Records"] and page["MillisBehindLatest"] == 0:
+            return data
+        iterator = page.get("NextShardIterator")
+    return data
+
+
+def test_a_lagging_reader_meets_an_empty_page_first(aws: AwsService, learner: Learner) -> None:
+    grader = aws.client("kinesis")
+    shards = {}
+    for stream in ("naive", "careful"):  # the lag meets the first read of each shard
+        grader.create_stream(StreamName=stream, ShardCount=1)
+        for n in range(5):
+            grader.put_record(StreamName=stream, Data=str(n).encode(), PartitionKey="k")
+        (shards[stream],) = [s["ShardId"] for s in grader.list_shards(StreamName=stream)["Shards"]]
+    aws.simulate_kinesis_lag()
+    kinesis = learner("kinesis")
+    assert naive_read_shard(kinesis, "naive", shards["naive"]) == []
+    assert read_shard_until_caught_up(kinesis, "careful", shards["careful"]) == [b"0", b"1", b"2", b"3", b"4"]
+
+
 # -- every switch is the embedded server's alone -----------------------------------------------------
 
 @pytest.mark.parametrize("switch", ["simulate_creating", "simulate_unprocessed_items", "simulate_small_pages",
