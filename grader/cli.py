@@ -397,8 +397,8 @@ def reset_command(slug: str, file: str | None, path: Path | None, course: Path |
     names = (Path(file).name,) if file else ()
     for done in reset(exercise, workspace / slug, names):
         shown = _label(done.path)
-        if done.backup is None and done.path.exists():
-            click.echo(f"{shown}: restored from {done.source}")
+        if not done.changed:
+            click.echo(f"{shown}: already the stub ({done.source}); nothing changed")
         else:
             click.echo(f"{shown}: restored from {done.source}"
                        + (f"; your version is in {_label(done.backup)}" if done.backup else ""))

@@ -27,6 +27,7 @@ class Restored:
     path: Path
     backup: Path | None  # None when the file was missing or already the stub
     source: str  # where the original came from
+    changed: bool = True  # False when the file already was the stub
 
 
 def _from_git(path: Path) -> bytes | None:
@@ -84,7 +85,7 @@ def reset(exercise: Exercise, learner_dir: Path, names: tuple[str, ...] = (), *,
         backup = None
         if path.is_file():
             if path.read_bytes() == content:
-                done.append(Restored(name, path, None, source))
+                done.append(Restored(name, path, None, source, changed=False))
                 continue
             backup = path.with_name(f"{path.name}.{stamp}.bak")
             counter = 1

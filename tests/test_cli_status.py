@@ -76,3 +76,38 @@ def test_the_reference_solution_is_no_progress(course: Path) -> None:
     assert grade("run", "demo", "--path", "solutions")[0] == 0
     assert not (course / "solutions/.grade").exists()
     assert "not started" in grade("status")[1]
+
+
+def test_the_loop_through_the_console_script(course: Path) -> None:
+    """A learner's session as processes: grade, status, hint, reset, each a real `grade` process."""
+    import os
+    import subprocess
+    import sys
+
+    grade_exe = str(Path(sys.executable).parent / "grade")
+    env = {key: value for key, value in os.environ.items() if key != "GRADER_STATE_DIR"}
+    env["GRADER_COURSE_ROOT"] = str(course)
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([grade_exe, *args], cwd=course, env=env, capture_output=True, text=True, timeout=120)
+
+    learner = course / "exercises/demo/demo.py"
+    stub = learner.read_text()
+    done = call("run", "demo")
+    assert done.returncode == 1 and "3 checks not started" not in done.stdout  # the hidden check is not folded
+    learner.write_text("def double(x):\n    return 2 * x\n\ndef echo(t):\n    return None\n")
+    done = call("run", "demo")
+    assert done.returncode == 1 and "demo: 3/4 points" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith('Next: fix "echo returns its argument"')
+    done = call("status")
+    assert done.returncode == 0 and "started" in done.stdout and "3/4" in done.stdout
+    done = call("hint", "demo")
+    assert done.returncode == 0 and "Hint 1 of 1: Return the text unchanged." in done.stdout
+    done = call("reset", "demo")
+    assert done.returncode == 0 and "your version is in exercises/demo/demo.py." in done.stdout
+    assert learner.read_text() == stub
+    done = call("reset", "demo")
+    assert done.returncode == 0 and "already the stub" in done.stdout
+    learner.write_text(SOLUTION)
+    assert call("run", "demo").returncode == 0
+    assert '"state": "done"' in call("status", "--format", "json").stdout
