@@ -168,3 +168,23 @@ def test_the_frameworks_own_run_never_collects_hidden_tests() -> None:
                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120).stdout
     assert "tests/test_plugin.py::" in listed
     assert "tests/hidden/" not in listed
+
+
+def test_file_targets_grade_the_checks_that_read_the_file(make_course) -> None:
+    """reads(...) names a check's files; else a file whose stem is in the test's name; else every file."""
+    hidden = ("import pytest\n\n"
+              "@pytest.mark.reads('demo.py')\ndef test_marked(submission):\n    assert submission.double(1) == 2\n\n"
+              "def test_notes_are_there(workspace):\n    assert (workspace / 'notes.txt').exists()\n\n"
+              "def test_everything(workspace):\n    assert True\n")
+    root = make_course(hidden=hidden, points=3)
+    toml = root / "exercises/demo/exercise.toml"
+    toml.write_text(toml.read_text().replace('files = ["demo.py"]', 'files = ["demo.py", "notes.txt"]'))
+    (root / "solutions/demo/notes.txt").write_text("notes\n")
+    (exercise,) = catalog.load_all(root)
+    with ServicePool() as pool:
+        by_file = {name: {t.name: t.status for t in grade(exercise, root / "solutions/demo", pool, files=(name,)).tests}
+                   for name in exercise.files}
+    assert by_file["demo.py"] == {"marked": Status.PASSED, "notes are there": Status.NOT_RUN,
+                                  "everything": Status.PASSED}
+    assert by_file["notes.txt"] == {"marked": Status.NOT_RUN, "notes are there": Status.PASSED,
+                                    "everything": Status.PASSED}
