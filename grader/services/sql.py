@@ -6,16 +6,20 @@ behind an authorizer and a progress-handler deadline. With a MySQL URL the grade
 databases and a SELECT-only user per run, and drops them when it stops. A run's database is copied
 server-side from a template database the server keeps per instance (grader_tpl_*), built once under
 a lock, so rows cross the wire only the first time an instance is graded on that server.
+
+Learner SQL runs in the trusted process, so it is bounded before and while it runs: the text (size,
+statements, nesting), SQLite itself (`Connection.setlimit`, a heap limit with temporary b-trees held
+in memory so that they count against it), the time of a query and of a whole script, and the rows and
+bytes of a result, which are fetched a batch at a time (on MySQL through an unbuffered cursor) and
+stop at the cap. Going over a limit is a graded failure with a message for the learner (`OverLimit`).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import secrets
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,11 +36,34 @@ from sqlglot.errors import ParseError, TokenError
 
 from grader.errors import ServiceError
 from grader.services import ServiceOptions
+from grader.services.cache import cache_dir, private_scratch, read_verified, write_verified
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-MAX_ROWS = 100_000
 DEFAULT_TIMEOUT = 10.0
+
+# Limits on learner SQL: the trusted process runs it, so none of it may grow the grader without bound.
+MAX_SQL_BYTES = 100_000  # one learner SQL file (a query or a whole script)
+MAX_STATEMENTS = 100  # statements of one script
+MAX_NESTING = 20  # parentheses nested inside one statement (the parser recurses on them)
+MAX_ROWS = 100_000  # rows of one result
+MAX_RESULT_BYTES = 16_000_000  # one result: text and blobs by length, any other value as 8 bytes
+CHECKING = "Checking your tables"  # where a bounded trusted query on the learner's tables says it failed
+# SQLite's own limits on the connections that run learner SQL (Connection.setlimit, Python 3.11+)
+SQLITE_LIMITS = {
+    "SQLITE_LIMIT_LENGTH": 1_000_000,  # one string, blob or row, in bytes
+    "SQLITE_LIMIT_SQL_LENGTH": 1_000_000,  # one statement as SQLite receives it
+    "SQLITE_LIMIT_COLUMN": 200,
+    "SQLITE_LIMIT_EXPR_DEPTH": 100,
+    "SQLITE_LIMIT_COMPOUND_SELECT": 50,
+    "SQLITE_LIMIT_VDBE_OP": 250_000,
+    "SQLITE_LIMIT_LIKE_PATTERN_LENGTH": 200,  # LIKE's matching time grows with the pattern
+    "SQLITE_LIMIT_ATTACHED": 0,
+    "SQLITE_LIMIT_TRIGGER_DEPTH": 10,
+}
+# Every SQLite connection of the process together (sqlite3_hard_heap_limit64; SQLite 3.31+). The
+# instances held in memory take about 12 MB; the rest is room for queries, sorts and temporary tables.
+SQLITE_HEAP_LIMIT = 256 * 2**20
 MYSQL_HINT = (
     "To run it on MySQL, grade with --mysql-url mysql://user:password@host:3306 "
     "(or set GRADER_MYSQL_URL)."
@@ -65,6 +92,20 @@ class UnsupportedFunction(SqlError):
 
 class QueryFailed(SqlError):
     """The statement did not parse, or the database refused it."""
+
+
+class OverLimit(SqlError):
+    """The SQL, its result or the memory it needed went over one of the grader's limits."""
+
+
+def read_learner_sql(path: Path, *, filename: str | None = None) -> str:
+    """A learner's SQL file as text (at most MAX_SQL_BYTES of UTF-8); raises SqlError with a learner message."""
+    from grader.learner_files import FileTooLarge, LearnerFileError, read_learner_text
+
+    try:
+        return read_learner_text(path, max_bytes=MAX_SQL_BYTES, name=filename)
+    except LearnerFileError as exc:
+        raise (OverLimit if isinstance(exc, FileTooLarge) else QueryFailed)(str(exc)) from None
 
 
 class SqlInstance(Protocol):
@@ -127,27 +168,42 @@ def split_statements(text: str) -> list[str]:
     except TokenError as exc:
         quotes = "a quote (' \" or `) or a /* comment is never closed"
         raise QueryFailed(f"the SQL could not be read: {quotes} ({str(exc).splitlines()[0]})") from None
-    pieces, start = [], 0
+    pieces, start, depth = [], 0, 0
     for token in tokens:
         if token.token_type == sqlglot.TokenType.SEMICOLON:
             pieces.append(text[start : token.start])
             start = token.end + 1
+        elif token.token_type == sqlglot.TokenType.L_PAREN:
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, token.start) + 1
+                raise OverLimit(f"parentheses are nested more than {MAX_NESTING} deep (line {line}); "
+                                "no query needs that many: use a WITH clause to name the inner parts")
+        elif token.token_type == sqlglot.TokenType.R_PAREN:
+            depth = max(0, depth - 1)
     pieces.append(text[start:])
     return [p.strip() for p in pieces if _COMMENT.sub("", p).strip()]
 
 
 def parse_learner_sql(text: str, *, filename: str, writes: bool = False, protected: Sequence[str] = ()) -> list[Statement]:
     """Parse learner SQL and refuse what the exercise does not allow; raises SqlError with a learner message."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SQL_BYTES:
+        raise OverLimit(f"{filename} is {size:,} bytes; the grader runs SQL files of at most {MAX_SQL_BYTES:,} "
+                        "bytes. Write only what the task asks for.")
     try:
         pieces = split_statements(text)
-    except QueryFailed as exc:
-        raise QueryFailed(f"{filename}: {exc}") from None
+    except (QueryFailed, OverLimit) as exc:
+        raise type(exc)(f"{filename}: {exc}") from None
     if not pieces:
         raise EmptyQuery(f"{filename} has no query yet: write your SQL statement below the comment.")
     if not writes and len(pieces) > 1:
         raise NotAllowed(
             f"{filename} holds {len(pieces)} statements; write exactly one SELECT query (one statement per file)."
         )
+    if len(pieces) > MAX_STATEMENTS:
+        raise OverLimit(f"{filename} holds {len(pieces):,} statements; the grader runs at most {MAX_STATEMENTS} "
+                        "in one file. Fill tables with INSERT ... SELECT rather than a statement per row.")
     statements = []
     for piece in pieces:
         first = _COMMENT.sub("", piece).split(None, 1)[0].upper().rstrip("(")
@@ -157,6 +213,9 @@ def parse_learner_sql(text: str, *, filename: str, writes: bool = False, protect
             trees = [t for t in sqlglot.parse(piece, read="mysql") if t is not None]
         except (ParseError, TokenError) as exc:
             raise QueryFailed(f"{filename}: the SQL does not parse: {_first_error(exc, piece, text)}") from None
+        except RecursionError:
+            raise OverLimit(f"{filename}: {_describe(piece)} is nested too deeply for the grader to read; "
+                            "use a WITH clause to name the inner parts.") from None
         tree = trees[0]
         kinds = WRITE_KINDS if writes else READ_KINDS
         if isinstance(tree, exp.Command) or not isinstance(tree, kinds):
@@ -421,13 +480,6 @@ def _authorizer(writes: bool, protected: frozenset[str]) -> Callable[..., int]:
     return decide
 
 
-def cache_dir() -> Path:
-    """Where built databases are cached between runs."""
-    path = Path(os.environ.get("GRADER_CACHE_DIR") or Path(tempfile.gettempdir()) / "dataeng-grader")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def load_sqlite(conn: sqlite3.Connection, instance: SqlInstance) -> None:
     """Create the instance's tables in `conn` and insert its rows."""
     for statement in instance.ddl("sqlite"):
@@ -438,19 +490,47 @@ def load_sqlite(conn: sqlite3.Connection, instance: SqlInstance) -> None:
     conn.commit()
 
 
-def sqlite_file(instance: SqlInstance) -> Path:
-    """A SQLite file of the instance, built once and cached by the instance's key."""
+def sqlite_bytes(instance: SqlInstance) -> bytes:
+    """The instance as the bytes of a SQLite database file, built once and cached (verified by digest) by its key."""
     path = cache_dir() / f"{instance.key}.sqlite"
-    if not path.exists():
-        partial = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(3)}.tmp")
-        conn = sqlite3.connect(partial)
+    data = read_verified(path)
+    if data is None:
+        scratch = private_scratch(".sqlite")
         try:
-            conn.execute("PRAGMA journal_mode=OFF")
-            load_sqlite(conn, instance)
+            conn = sqlite3.connect(scratch)
+            try:
+                conn.execute("PRAGMA journal_mode=OFF")
+                load_sqlite(conn, instance)
+            finally:
+                conn.close()
+            data = scratch.read_bytes()
         finally:
-            conn.close()
-        os.replace(partial, path)
-    return path
+            scratch.unlink(missing_ok=True)
+        write_verified(path, data)
+    return data
+
+
+def sqlite_file(instance: SqlInstance) -> Path:
+    """The cached SQLite file of the instance (verified, built when missing or damaged)."""
+    sqlite_bytes(instance)
+    return cache_dir() / f"{instance.key}.sqlite"
+
+
+def _load_bytes(conn: sqlite3.Connection, data: bytes) -> None:
+    """Make the database of `conn` (in memory) the one in `data`, without reading the cache a second time."""
+    if hasattr(conn, "deserialize"):  # Python 3.11+
+        conn.deserialize(data)
+        return
+    scratch = private_scratch(".sqlite")
+    try:
+        scratch.write_bytes(data)
+        source = sqlite3.connect(f"file:{scratch}?mode=ro", uri=True)
+        try:
+            source.backup(conn)
+        finally:
+            source.close()
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -458,11 +538,42 @@ def _configure(conn: sqlite3.Connection) -> None:
         conn.create_function(name, arity, func, deterministic=name != "NOW")
 
 
-def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float) -> SqlError:
+def protect_sqlite(conn: sqlite3.Connection) -> None:
+    """Bound what SQL on `conn` can take: SQLite's limits, temporary b-trees in memory, the process's heap limit.
+
+    `Connection.setlimit` exists from Python 3.11; on 3.10 the other bounds still hold. The heap limit
+    is SQLite's, for every connection of the process, and a PRAGMA can only lower it.
+    """
+    setlimit = getattr(conn, "setlimit", None)
+    if setlimit is not None:
+        for name, value in SQLITE_LIMITS.items():
+            category = getattr(sqlite3, name, None)
+            if category is not None:
+                setlimit(category, value)
+    conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary tables count against the heap limit
+    conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_LIMIT}")
+
+
+JOINS_ADVICE = "Check the joins: a missing join condition multiplies the rows."
+TABLES_ADVICE = "Your tables hold far more rows than the task needs."
+
+
+def _timed_out(what: str, timeout: float, advice: str = JOINS_ADVICE) -> QueryTimeout:
+    return QueryTimeout(f"{what} ran longer than {timeout:g} s and was stopped. {advice}")
+
+
+def _out_of_memory(filename: str) -> OverLimit:
+    return OverLimit(f"{filename}: the query needed more than {SQLITE_HEAP_LIMIT // 2**20} MB of memory and was "
+                     "stopped. Check the joins: a missing join condition multiplies the rows.")
+
+
+def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float, what: str = "the query") -> SqlError:
     message = str(exc)
     if message == "interrupted":
-        return QueryTimeout(f"{filename}: the query ran longer than {timeout:g} s and was stopped. "
-                            "Check the joins: a missing join condition multiplies the rows.")
+        return _timed_out(f"{filename}: {what}", timeout)
+    if message == "string or blob too big":
+        return OverLimit(f"{filename}: a value grew beyond {SQLITE_LIMITS['SQLITE_LIMIT_LENGTH']:,} bytes, the "
+                         "grader's limit for one string or row. No answer here needs values that long.")
     missing = re.match(r"no such function: (\w+)", message)
     if missing:
         name = missing.group(1).upper()
@@ -472,6 +583,17 @@ def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float) -> SqlError
     if "not authorized" in message:
         return NotAllowed(f"{filename}: that statement is not allowed here.")
     return QueryFailed(f"{filename}: the database refused the query: {message}")
+
+
+def _translate(statement: Statement, filename: str) -> str:
+    """The statement as SQLite runs it; raises SqlError when it cannot be translated."""
+    try:
+        return to_sqlite(statement)
+    except sqlglot.errors.SqlglotError as exc:
+        raise QueryFailed(f"{filename}: the query cannot be translated for SQLite: {exc}. {MYSQL_HINT}") from None
+    except RecursionError:
+        raise OverLimit(f"{filename}: {_describe(statement.text)} is nested too deeply for the grader to read; "
+                        "use a WITH clause to name the inner parts.") from None
 
 
 @contextlib.contextmanager
@@ -484,11 +606,23 @@ def _deadline(conn: sqlite3.Connection, timeout: float) -> Iterator[None]:
         conn.set_progress_handler(None, 0)
 
 
-def _fetch(cursor: Any, filename: str) -> tuple[tuple[Any, ...], ...]:
-    rows = cursor.fetchmany(MAX_ROWS + 1)
-    if len(rows) > MAX_ROWS:
-        raise QueryFailed(f"{filename}: the query returned more than {MAX_ROWS} rows; check the joins.")
-    return tuple(tuple(portable(v) for v in row) for row in rows)
+def _fetch(cursor: Any, filename: str, what: str = "your query", trusted: bool = False) -> tuple[tuple[Any, ...], ...]:
+    """Every row of the cursor's result, made portable, one row at a time until MAX_ROWS or MAX_RESULT_BYTES."""
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    for raw in cursor:
+        if len(rows) == MAX_ROWS:
+            advice = TABLES_ADVICE if trusted else f"The answer has far fewer. {JOINS_ADVICE}"
+            raise OverLimit(f"{filename}: {what} returned more than {MAX_ROWS:,} rows, more than the grader "
+                            f"reads. {advice}")
+        size += sum(len(v) if isinstance(v, (str, bytes, bytearray)) else 8 for v in raw)
+        if size > MAX_RESULT_BYTES:
+            advice = TABLES_ADVICE if trusted else (
+                "The answer is far smaller: select only the columns the question asks for, and check the joins.")
+            raise OverLimit(f"{filename}: the result of {what} grew past {MAX_RESULT_BYTES // 1_000_000} MB by row "
+                            f"{len(rows) + 1:,}, more than the grader reads. {advice}")
+        rows.append(tuple(portable(v) for v in raw))
+    return tuple(rows)
 
 
 class SqliteSession:
@@ -502,26 +636,52 @@ class SqliteSession:
         self.protected = tuple(protected)
 
     def run_script(self, text: str, *, filename: str) -> None:
-        """Run learner SQL (several statements) with the exercise's safety rules."""
+        """Run learner SQL (several statements) with the exercise's safety rules, all of it within the timeout."""
         statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
         self.conn.set_authorizer(_authorizer(True, frozenset(p.lower() for p in self.protected)))
+        deadline = time.monotonic() + self.timeout
         try:
             for number, statement in enumerate(statements, 1):
                 try:
-                    with _deadline(self.conn, self.timeout):
-                        self.conn.execute(to_sqlite(statement))
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _timed_out(f"{filename}: the script", self.timeout)
+                    sql = _translate(statement, filename)
+                    with _deadline(self.conn, left):
+                        self.conn.execute(sql)
                 except sqlite3.Error as exc:
-                    error = _sqlite_error(exc, filename, self.timeout)
+                    error = _sqlite_error(exc, filename, self.timeout, "the script")
+                    raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
+                except MemoryError:
+                    error = _out_of_memory(filename)
+                    raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
+                except SqlError as error:
                     raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
             self.conn.commit()
         finally:
             self.conn.set_authorizer(None)
 
+    @contextlib.contextmanager
+    def _checking(self) -> Iterator[None]:
+        """A trusted statement on tables the learner made: bounded in time and memory like the learner's own."""
+        try:
+            with _deadline(self.conn, self.timeout):
+                yield
+        except sqlite3.Error as exc:
+            if str(exc) != "interrupted":
+                raise
+            raise _timed_out(f"{CHECKING}: the grader's query", self.timeout, TABLES_ADVICE) from None
+        except MemoryError:
+            raise OverLimit(f"{CHECKING}: the grader's query needed more than {SQLITE_HEAP_LIMIT // 2**20} MB of "
+                            f"memory and was stopped. {TABLES_ADVICE}") from None
+
     def query(self, text: str) -> QueryResult:
         """A trusted query (MySQL dialect) on this session's database."""
         statement = Statement(text, sqlglot.parse_one(text, read="mysql"))
-        cursor = self.conn.execute(to_sqlite(statement))
-        return QueryResult(tuple(d[0] for d in cursor.description or ()), _fetch(cursor, "query"))
+        with self._checking():
+            cursor = self.conn.execute(to_sqlite(statement))
+            return QueryResult(tuple(d[0] for d in cursor.description or ()),
+                               _fetch(cursor, CHECKING, "the grader's query", trusted=True))
 
     def tables(self) -> list[str]:
         """Names of the tables in the session's database."""
@@ -560,11 +720,12 @@ class SqliteSession:
         """Try a trusted INSERT and undo it: "accepted", "foreign_key" (refused by a foreign key) or the error."""
         self.conn.commit()
         try:
-            self.conn.execute("BEGIN")
-            self.conn.execute(to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql"))))
-            # a deferred foreign key is checked at COMMIT; foreign_key_check sees what COMMIT would refuse
-            if self.conn.execute("PRAGMA foreign_key_check").fetchall():
-                return "foreign_key"
+            with self._checking():
+                self.conn.execute("BEGIN")
+                self.conn.execute(to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql"))))
+                # a deferred foreign key is checked at COMMIT; foreign_key_check sees what COMMIT would refuse
+                if self.conn.execute("PRAGMA foreign_key_check").fetchall():
+                    return "foreign_key"
         except sqlite3.IntegrityError as exc:
             return "foreign_key" if "FOREIGN KEY" in str(exc).upper() else f"refused: {exc}"
         except sqlite3.Error as exc:
@@ -575,7 +736,7 @@ class SqliteSession:
 
 
 class SqliteBackend:
-    """Instances held in memory once per process; queries run under an authorizer and a deadline."""
+    """Instances held in memory once per process; queries run under an authorizer, a deadline and limits."""
 
     backend = "sqlite"
 
@@ -587,10 +748,14 @@ class SqliteBackend:
         with self._lock:
             conn = self._masters.get(instance.key)
             if conn is None:
-                source = sqlite3.connect(f"file:{sqlite_file(instance)}?mode=ro", uri=True)
+                data = sqlite_bytes(instance)
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
-                source.backup(conn)
-                source.close()
+                protect_sqlite(conn)
+                try:
+                    _load_bytes(conn, data)
+                except MemoryError:
+                    raise ServiceError(f"the SQL instance {instance.name} does not fit in SQLite's heap limit of "
+                                       f"{SQLITE_HEAP_LIMIT // 2**20} MB") from None
                 _configure(conn)
                 conn.execute("PRAGMA query_only = ON")
                 self._masters[instance.key] = conn
@@ -598,10 +763,7 @@ class SqliteBackend:
 
     def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
         statement = parse_learner_sql(text, filename=filename)[0]
-        try:
-            sql = to_sqlite(statement)
-        except sqlglot.errors.SqlglotError as exc:
-            raise QueryFailed(f"{filename}: the query cannot be translated for SQLite: {exc}. {MYSQL_HINT}") from None
+        sql = _translate(statement, filename)
         conn = self._master(instance)
         with self._lock:
             conn.set_authorizer(_authorizer(False, frozenset()))
@@ -612,6 +774,8 @@ class SqliteBackend:
                 return QueryResult(tuple(d[0] for d in cursor.description or ()), rows)
             except sqlite3.Error as exc:
                 raise _sqlite_error(exc, filename, timeout) from None
+            except MemoryError:
+                raise _out_of_memory(filename) from None
             finally:
                 conn.set_authorizer(None)
 
@@ -619,6 +783,7 @@ class SqliteBackend:
     def session(self, instance: SqlInstance, *, timeout: float, protected: Sequence[str]) -> Iterator[SqliteSession]:
         master = self._master(instance)
         conn = sqlite3.connect(":memory:", check_same_thread=False)
+        protect_sqlite(conn)
         with self._lock:
             master.backup(conn)
         try:
@@ -864,8 +1029,9 @@ def mysql_load(instance: SqlInstance, batch: int = 2000) -> tuple[list[tuple[str
     import json
 
     path = cache_dir() / f"{instance.key}.mysql-load.json"
-    if path.exists():
-        cached = json.loads(path.read_text(encoding="utf-8"))
+    data = read_verified(path)
+    if data is not None:
+        cached = json.loads(data.decode("utf-8"))
         return [(t, int(n)) for t, n in cached["tables"]], cached["statements"]
     counts, statements = [], []
     for table, columns, rows in instance.tables():
@@ -874,9 +1040,7 @@ def mysql_load(instance: SqlInstance, batch: int = 2000) -> tuple[list[tuple[str
         for start in range(0, len(rows), batch):
             values = ",".join("(" + ",".join(_mysql_literal(v) for v in row) + ")" for row in rows[start : start + batch])
             statements.append(head + values)
-    partial = path.with_suffix(f".{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    partial.write_text(json.dumps({"tables": counts, "statements": statements}), encoding="utf-8")
-    os.replace(partial, path)
+    write_verified(path, json.dumps({"tables": counts, "statements": statements}).encode("utf-8"))
     return counts, statements
 
 
@@ -892,13 +1056,22 @@ class MysqlSession:
         self.protected = tuple(protected)
 
     def run_script(self, text: str, *, filename: str) -> None:
-        """Run learner SQL (several statements) as the learner's user."""
+        """Run learner SQL (several statements) as the learner's user, all of it within the timeout."""
         statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
         conn = self._backend.learner_connection(self.database, self.timeout)
+        deadline = time.monotonic() + self.timeout
         try:
             for number, statement in enumerate(statements, 1):
                 try:
-                    self._backend.execute_limited(conn, statement.text, self.timeout, filename)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _timed_out(f"{filename}: the script", self.timeout)
+                    if number > 1:
+                        self._backend.limit_time(conn, left)
+                    try:
+                        self._backend.execute_limited(conn, statement.text, left, filename)
+                    except QueryTimeout:
+                        raise _timed_out(f"{filename}: the script", self.timeout) from None
                 except SqlError as error:
                     raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
         finally:
@@ -906,9 +1079,7 @@ class MysqlSession:
 
     def query(self, text: str) -> QueryResult:
         """A trusted query on this session's database."""
-        with self._backend.admin_cursor(self.database) as cursor:
-            cursor.execute(text)
-            return QueryResult(tuple(d[0] for d in cursor.description or ()), _fetch(cursor, "query"))
+        return self._backend.trusted_query(self.database, text, self.timeout)
 
     def tables(self) -> list[str]:
         """Names of the tables in the session's database."""
@@ -1145,14 +1316,25 @@ class MysqlBackend:
         conn = self._connect(self.user, self.password, database)
         with conn.cursor() as cursor:
             cursor.execute(f"SET SESSION sql_mode = '{MARIADB_SQL_MODE if self.mariadb else LEARNER_SQL_MODE}'")
+        self.limit_time(conn, timeout)
+        return conn
+
+    def limit_time(self, conn: Any, timeout: float) -> None:
+        """The server's own time limit on the statements of `conn` (MySQL's applies to SELECT only)."""
+        with conn.cursor() as cursor:
             if self.mariadb:
                 cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
             else:
-                cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
-        return conn
+                cursor.execute(f"SET SESSION max_execution_time = {max(1, int(timeout * 1000))}")
 
-    def execute_limited(self, conn: Any, text: str, timeout: float, filename: str) -> Any:
-        """Run one learner statement with a KILL QUERY from a second connection as the last resort."""
+    def execute_limited(self, conn: Any, text: str, timeout: float, filename: str, *,
+                        what: str = "your query", trusted: bool = False) -> QueryResult:
+        """Run one statement with a KILL QUERY from a second connection as the last resort.
+
+        The result is read a row at a time (an unbuffered cursor) up to the caps; at a cap the query is
+        killed, so the server stops sending and the rows already on their way are read and dropped.
+        A trusted statement's MySQL errors, other than running out of time, are raised as they are.
+        """
         import pymysql
 
         thread_id = conn.thread_id()
@@ -1168,23 +1350,35 @@ class MysqlBackend:
 
         timer = threading.Timer(timeout + 1.0, kill)
         timer.start()
-        cursor = conn.cursor()
+        cursor = conn.cursor(pymysql.cursors.SSCursor)
         try:
             cursor.execute(text)
-            rows = _fetch(cursor, filename)
+            rows = _fetch(cursor, filename, what, trusted)
             return QueryResult(tuple(d[0] for d in cursor.description or ()), rows)
+        except OverLimit:
+            timer.cancel()
+            kill()
+            raise
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else 0
             if code in _TIMEOUT_ERRORS or killed.is_set():
-                raise QueryTimeout(f"{filename}: the query ran longer than {timeout:g} s and was stopped. "
-                                   "Check the joins: a missing join condition multiplies the rows.") from None
+                raise _timed_out(f"{filename}: {what}", timeout, TABLES_ADVICE if trusted else JOINS_ADVICE) from None
+            if trusted:
+                raise
             if code in (1044, 1142, 1227):
                 raise NotAllowed(f"{filename}: that statement is not allowed here ({_OWN_DATABASE.sub('', str(exc.args[-1]))}).") from None
             message = _OWN_DATABASE.sub("", str(exc.args[-1]))
             raise QueryFailed(f"{filename}: MySQL refused the query: {message}") from None
         finally:
             timer.cancel()
-            cursor.close()
+            with contextlib.suppress(pymysql.err.MySQLError):
+                cursor.close()
+
+    def trusted_query(self, database: str, text: str, timeout: float) -> QueryResult:
+        """A trusted query on tables a learner made, as bounded in time and size as the learner's own."""
+        with self._lock:
+            self._admin.select_db(database)
+            return self.execute_limited(self._admin, text, timeout, CHECKING, what="the grader's query", trusted=True)
 
     def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
         statement = parse_learner_sql(text, filename=filename)[0]

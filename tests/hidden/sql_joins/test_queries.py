@@ -7,6 +7,7 @@ import pytest
 
 from fixtures.rentio import INSTANCES, PROBES
 from grader.checks.sql import QueryCheck, check_query
+from grader.services.sql import SqlError, read_learner_sql
 
 
 def grade(sql, exercise, workspace: Path, question: QueryCheck, probe: bool) -> None:
@@ -14,11 +15,13 @@ def grade(sql, exercise, workspace: Path, question: QueryCheck, probe: bool) -> 
     learner = workspace / question.filename
     if not learner.exists():
         pytest.fail(f"{question.filename} is missing from your exercise folder; restore it from the stub.")
+    try:
+        text = read_learner_sql(learner, filename=question.filename)
+    except SqlError as exc:  # too large, or not UTF-8
+        pytest.fail(str(exc))
     reference = (exercise.solution_dir / question.filename).read_text(encoding="utf-8")
     instances = INSTANCES + (PROBES if probe else ())  # probe: wider data for `grade validate --mutants`
-    problem = check_query(
-        sql, instances, learner.read_text(encoding="utf-8"), reference, question, timeout=exercise.timeout
-    )
+    problem = check_query(sql, instances, text, reference, question, timeout=exercise.timeout)
     assert problem is None, problem
 
 
