@@ -18,19 +18,30 @@ Covered, for identity-based policies of one account:
 - a structural check of the document (JSON position of syntax errors, known keys, Effect,
   Version 2012-10-17, action and ARN shapes, known condition operators).
 
+A policy is a learner's text parsed in the grader's own process, so it is bounded before it is
+parsed: AWS's own size limits (a managed policy holds 6,144 characters without whitespace, refused
+with AWS's message; a policy document 131,072 characters), a JSON nesting depth, UTF-8; wildcards
+match in time linear in the value; and every check can run under a `deadline`, after which it
+stops with PolicyTimeout (a failed check, like a failed assert).
+
 Not covered: resource-based policies, permissions boundaries, SCPs, session policies, Principal.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import enum
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 POLICY_VERSION = "2012-10-17"
@@ -44,6 +55,16 @@ SET_QUALIFIERS = ("ForAnyValue", "ForAllValues")
 _ACTION_SHAPE = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+$")
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
+# AWS's limits (IAM and AWS STS quotas): a managed policy's characters, whitespace not counted, and
+# the PolicyDocument parameter of CreatePolicy, whitespace counted (also the most bytes read from a file).
+MAX_POLICY_CHARS = 6_144
+MAX_DOCUMENT_CHARS = 131_072
+# A policy nests 6 levels (document, Statement, statement, Condition, operator, key's values).
+MAX_JSON_DEPTH = 16
+_JSON_WHITESPACE = " \t\n\r"
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
 
 class PolicyError(ValueError):
     """A document that is not valid JSON or not a valid IAM identity policy."""
@@ -51,6 +72,72 @@ class PolicyError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         super().__init__("; ".join(self.problems))
+
+
+class PolicyTimeout(AssertionError):
+    """A policy check went past its deadline; it fails the check as a failed assert does (like SubmissionError)."""
+
+
+_DEADLINE = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Policy checks run in this block, in this thread, stop with PolicyTimeout after `seconds` of CPU time.
+
+    CPU time of the checking thread, not wall-clock time: the same policy stops at the same point on
+    an idle machine and on a busy one, and a check is never cut short because other work shares the cores.
+    """
+    previous = getattr(_DEADLINE, "value", None)
+    at = time.thread_time() + seconds
+    _DEADLINE.value = min((at, seconds), previous) if previous else (at, seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.value = previous
+
+
+def check_deadline() -> None:
+    """Raise PolicyTimeout when the current deadline has passed; do nothing outside a `deadline` block."""
+    current = getattr(_DEADLINE, "value", None)
+    if current is not None and time.thread_time() > current[0]:
+        raise PolicyTimeout(
+            f"Checking the policy took longer than {current[1]:g} s and was stopped. The policy this job needs "
+            "is checked in well under a second: write fewer statements, and name actions and resources "
+            "instead of piling up wildcards."
+        )
+
+
+class _Interrupted(BaseException):
+    """Raised into library code at the deadline; a BaseException, so that `except Exception` there lets it by."""
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Let the current deadline stop pure-Python library code we cannot change, at its next function call.
+
+    A trace function (this thread only, calls only) checks the deadline; the libraries' own
+    `except Exception` cannot swallow the interruption, which becomes PolicyTimeout here.
+    """
+    if getattr(_DEADLINE, "value", None) is None:
+        yield
+        return
+
+    def trace(frame: Any, event: str, arg: Any) -> None:
+        try:
+            check_deadline()
+        except PolicyTimeout as exc:
+            raise _Interrupted(str(exc)) from None
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        yield
+    except _Interrupted as exc:
+        raise PolicyTimeout(str(exc)) from None
+    finally:
+        sys.settrace(previous)
 
 
 class Decision(str, enum.Enum):
@@ -115,6 +202,8 @@ class Statement:
 
     def conditions_hold(self, context: Mapping[str, Any]) -> bool:
         """Whether every condition holds (operators, keys: AND; values of one key: OR)."""
+        if not self.conditions:
+            return True
         lookup = _casefold_context(context)
         return all(condition_holds(c, lookup) for c in self.conditions)
 
@@ -151,17 +240,62 @@ class Evaluation:
 # --------------------------------------------------------------------------- wildcards
 
 
+class _Wildcard:
+    """A wildcard token of a pattern: STAR (`*`, any run of characters) or ONE (`?`, any one character)."""
+
+    def __init__(self, char: str) -> None:
+        self.char = char
+
+    def __repr__(self) -> str:
+        return self.char
+
+
+STAR, ONE = _Wildcard("*"), _Wildcard("?")
+
+
+def _wild_tokens(text: str, wildcards: bool) -> list[Any]:
+    """`text` as tokens: literal strings, STAR for `*` and ONE for `?` (one literal when wildcards are off)."""
+    if not wildcards:
+        return [text] if text else []
+    marks = {"*": STAR, "?": ONE}
+    return [marks.get(piece, piece) for piece in re.split(r"([*?])", text) if piece]
+
+
+def _glob_source(tokens: Sequence[Any]) -> str:
+    """A regex that matches what the wildcard tokens match, in time linear in the value's length.
+
+    Between the first and the last `*`, each run of literals and `?` is matched at its leftmost
+    occurrence inside an atomic lookahead (the backreference consumes it), so the engine never
+    tries other splits of the value among the `*`s: a pattern like `*a*a*a*b` cannot backtrack
+    through every way of cutting the value.
+    """
+    segments: list[list[Any]] = [[]]
+    for token in tokens:
+        if token is STAR:
+            segments.append([])
+        else:
+            segments[-1].append(token)
+
+    def run(segment: list[Any]) -> str:
+        return "".join("." if t is ONE else re.escape(t) for t in segment)
+
+    if len(segments) == 1:
+        return run(segments[0])
+    parts = [run(segments[0])]
+    for number, segment in enumerate(segments[1:-1], 1):
+        if segment:
+            parts.append(f"(?=(?P<s{number}>.*?{run(segment)}))(?P=s{number})")
+    parts.append(".*" + run(segments[-1]))
+    return "".join(parts)
+
+
+def _flags(ignore_case: bool) -> int:
+    return re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+
+
 @lru_cache(maxsize=4096)
 def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    return re.compile(_glob_source(_wild_tokens(pattern, True)), _flags(ignore_case))
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -169,16 +303,16 @@ def action_matches(pattern: str, action: str) -> bool:
     return _glob_regex(pattern, True).fullmatch(action) is not None
 
 
-def _substitute(pattern: str, context: Mapping[str, Any] | None, wildcards: bool) -> str | None:
-    """`pattern` as a regex source with policy variables resolved; None if one cannot be resolved."""
-    out: list[str] = []
+def _substitute(pattern: str, context: Mapping[str, Any] | None, wildcards: bool) -> list[Any] | None:
+    """`pattern` as wildcard tokens with policy variables resolved to literal text; None if one cannot be resolved."""
+    out: list[Any] = []
     pos = 0
     lookup = _casefold_context(context or {})
     for m in _VARIABLE.finditer(pattern):
-        out.append(_literal_regex(pattern[pos:m.start()], wildcards))
+        out.extend(_wild_tokens(pattern[pos:m.start()], wildcards))
         inner = m.group(1).strip()
         if inner in ("*", "?", "$"):
-            out.append(re.escape(inner))
+            out.append(inner)
         else:
             key, _, default = inner.partition(",")
             value = lookup.get(key.strip().casefold())
@@ -190,29 +324,26 @@ def _substitute(pattern: str, context: Mapping[str, Any] | None, wildcards: bool
                     value = default[1:-1].replace("''", "'")
                 else:
                     return None
-            out.append(re.escape(_as_text(value)))
+            out.append(_as_text(value))
         pos = m.end()
-    out.append(_literal_regex(pattern[pos:], wildcards))
-    return "".join(out)
-
-
-def _literal_regex(text: str, wildcards: bool) -> str:
-    if not wildcards:
-        return re.escape(text)
-    return _glob_regex(text, False).pattern
+    out.extend(_wild_tokens(pattern[pos:], wildcards))
+    return out
 
 
 def value_matches(pattern: str, value: str, context: Mapping[str, Any] | None = None,
                   *, wildcards: bool = True, ignore_case: bool = False) -> bool:
-    """Whether a policy value (with variables, and wildcards if asked) matches a request value."""
+    """Whether a policy value (with variables, and wildcards if asked) matches a request value.
+
+    Matching takes time linear in the value for a given pattern, whatever its wildcards.
+    """
     if "${" not in pattern:
         if not wildcards:
             return value.casefold() == pattern.casefold() if ignore_case else value == pattern
         return _glob_regex(pattern, ignore_case).fullmatch(value) is not None
-    source = _substitute(pattern, context, wildcards)
-    if source is None:
+    tokens = _substitute(pattern, context, wildcards)
+    if tokens is None:
         return False
-    return re.fullmatch(source, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+    return re.fullmatch(_glob_source(tokens), value, _flags(ignore_case)) is not None
 
 
 def resource_matches(pattern: str, resource: str, context: Mapping[str, Any] | None = None) -> bool:
@@ -374,6 +505,7 @@ def condition_holds(condition: Condition, lookup: Mapping[str, Any]) -> bool:
 
 def evaluate(policy: Policy | Sequence[Policy], request: Request) -> Evaluation:
     """Decide one request: an explicit Deny wins, else an Allow, else the implicit deny."""
+    check_deadline()
     policies = [policy] if isinstance(policy, Policy) else list(policy)
     first_allow: Evaluation | None = None
     for pol in policies:
@@ -409,8 +541,24 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def load_json(text: str) -> Any:
-    """Parse JSON text; a syntax error becomes a PolicyError naming the line and column."""
+def json_depth(text: str) -> tuple[int, int]:
+    """How deep JSON text nests objects and arrays, and the line where it first gets that deep; linear time."""
+    depth = deepest = where = 0
+    outside = _JSON_STRING.sub('""', text)
+    for match in _JSON_BRACKET.finditer(outside):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > deepest:
+            deepest, where = depth, match.start()
+    return deepest, outside.count("\n", 0, where) + 1
+
+
+def load_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON text nested at most `max_depth` deep; a syntax error becomes a PolicyError naming the line and column."""
+    depth, line = json_depth(text)
+    if depth > max_depth:
+        raise PolicyError([f"the JSON nests objects and lists {depth} levels deep (line {line}); a policy needs 6 "
+                           f"(document, Statement, statement, Condition, operator, values) and the grader reads at "
+                           f"most {max_depth}"])
     try:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
@@ -419,10 +567,43 @@ def load_json(text: str) -> Any:
         if before.endswith(",") and exc.doc[exc.pos: exc.pos + 1] in ("}", "]"):
             message += ": a comma before } or ] has nothing after it"
         raise PolicyError([message]) from None
+    except RecursionError:  # deeper than the interpreter allows despite the limit (a tiny thread stack)
+        raise PolicyError(["the JSON nests objects and lists too deeply to be read"]) from None
+
+
+def policy_size(text: str) -> int:
+    """A policy's size as AWS counts it against its quota: characters, whitespace not counted."""
+    return len(text) - sum(text.count(c) for c in _JSON_WHITESPACE)
+
+
+def check_size(text: str) -> None:
+    """Refuse a policy over AWS's size limits, with AWS's own message; raises PolicyError."""
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise PolicyError([f"the policy is {len(text):,} characters long; AWS accepts a policy document of at most "
+                           f"{MAX_DOCUMENT_CHARS:,} (and a managed policy of {MAX_POLICY_CHARS:,} without whitespace)"])
+    size = policy_size(text)
+    if size > MAX_POLICY_CHARS:
+        raise PolicyError([f"Cannot exceed quota for PolicySize: {MAX_POLICY_CHARS} (AWS's message: a managed policy "
+                           f"holds at most {MAX_POLICY_CHARS:,} characters, whitespace not counted; this one has "
+                           f"{size:,}). The policy this job needs is a few hundred characters."])
+
+
+def read_policy(path: Path) -> str:
+    """A learner's policy file as text: at most MAX_DOCUMENT_CHARS bytes of UTF-8; raises PolicyError."""
+    from grader.learner_files import LearnerFileError, read_learner_text
+
+    try:
+        return read_learner_text(path, max_bytes=MAX_DOCUMENT_CHARS)
+    except LearnerFileError as exc:
+        raise PolicyError([str(exc)]) from None
 
 
 def parse_policy(text: str) -> Policy:
-    """Parse and check the text of an identity policy; raises PolicyError listing every problem."""
+    """Parse and check the text of an identity policy; raises PolicyError listing every problem.
+
+    The text is refused before it is parsed when it is over AWS's size limits or nested too deeply.
+    """
+    check_size(text)
     return policy_from_document(load_json(text))
 
 
@@ -564,7 +745,10 @@ def policy_from_document(document: Any) -> Policy:
     elif not isinstance(raw_statements, list):
         problems.append('"Statement" must be a list of statements')
         raw_statements = []
-    statements = [_parse_statement(s, i, problems) for i, s in enumerate(raw_statements, start=1)]
+    statements = []
+    for index, raw in enumerate(raw_statements, start=1):
+        check_deadline()
+        statements.append(_parse_statement(raw, index, problems))
     sids = [s.sid for s in statements if s and s.sid]
     for sid in sorted({s for s in sids if sids.count(s) > 1}):
         problems.append(f'the Sid "{sid}" is used by more than one statement')

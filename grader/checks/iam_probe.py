@@ -179,9 +179,10 @@ def probe(policy: Policy, envelope: Sequence[Grant], targets: Sequence[Target],
     order = {t.arn: i for i, t in enumerate(targets)}
     own_services = {t.service for t in targets}
     for action in granted_actions(policy):
+        grants = [g for g in envelope if any(action_matches(a, action) for a in g.actions)]
         for target in probe_targets(action, targets, account, region):
-            if needed(envelope, action, target.arn):
-                continue
+            if any(resource_matches(r, target.arn) for g in grants for r in g.resources):
+                continue  # needed
             request = Request(action, target.arn, {**context, **target.context})
             evaluation = evaluate(policy, request)
             if evaluation.allowed and evaluation.statement is not None:

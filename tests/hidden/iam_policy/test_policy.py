@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from fixtures.iam_policy import DEFAULT_SEED, Scenario, scenario as make_scenario
 from grader.catalog import Exercise
 from grader.checks import iam_catalogue, iam_probe
-from grader.checks.iam import Policy, PolicyError, parse_policy
+from grader.checks.iam import Policy, PolicyError, deadline, parse_policy, read_policy
 
 REQUIREMENTS = ("list_raw", "read_raw", "write_processed", "read_orders")
 UNSEEN_OFFSET = 7919  # the scenario whose object keys no feedback names
@@ -24,13 +25,23 @@ def bullets(lines: list[str] | tuple[str, ...]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+@pytest.fixture(autouse=True)
+def time_limit(exercise: Exercise) -> Iterator[None]:
+    """Every check of the policy stops after the exercise's timeout in CPU seconds (PolicyTimeout fails it)."""
+    with deadline(exercise.timeout):
+        yield
+
+
 @pytest.fixture
 def text(workspace: Path) -> str:
-    """The learner's policy.json, as text."""
+    """The learner's policy.json, as text (at most AWS's document size, UTF-8)."""
     path = workspace / "policy.json"
     if not path.is_file():
         pytest.fail("policy.json is missing from your exercise folder")
-    return path.read_text(encoding="utf-8")
+    try:
+        return read_policy(path)
+    except PolicyError as exc:
+        pytest.fail("policy.json cannot be read as a policy:\n" + bullets(exc.problems))
 
 
 @pytest.fixture
