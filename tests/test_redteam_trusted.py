@@ -136,7 +136,9 @@ def test_a_sql_file_that_links_to_the_solution_is_not_read(embedded: None, tmp_p
     (folder / "sql_joins" / Q1).symlink_to(ROOT / "solutions" / "sql_joins" / Q1)
     code, report = grade(folder, "sql_joins")
     assert code == 1
-    assert f"{Q1} is a symbolic link" in only_failure(report, "sql_joins", "q1")
+    # the sandbox's copy of the submission leaves links out; read directly, the file is refused
+    output = only_failure(report, "sql_joins", "q1")
+    assert f"{Q1} is a symbolic link" in output or f"{Q1} is missing" in output, output
 
 
 def test_a_script_of_many_statements_is_refused_before_it_runs(embedded: None, tmp_path: Path) -> None:
