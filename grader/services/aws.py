@@ -131,14 +131,15 @@ class AwsService:
             raise ServiceError(f"could not start the embedded moto server: {exc}") from exc
 
     def _start_moto(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
-        class QuietHandler(MotoRequestHandler):
+        # moto's handler (5.1.x+) keeps underscores in S3 metadata header names; before it, werkzeug's own
+        import moto.moto_server.werkzeug_app as moto_app
+
+        base: type[WSGIRequestHandler] = getattr(moto_app, "MotoRequestHandler", WSGIRequestHandler)
+
+        class QuietHandler(base):  # type: ignore[valid-type,misc]
             """moto's request handler without werkzeug's per-request log lines."""
 
             def log_request(self, *args: Any, **kwargs: Any) -> None:
@@ -329,7 +330,11 @@ class AwsService:
         if self.backend == "moto":
             from moto.s3.models import s3_backends
 
-            store = s3_backends[ACCOUNT_ID]["aws"]
+            backends = s3_backends[ACCOUNT_ID]
+            try:
+                store = backends["aws"]  # keyed by partition; moto before 5.0.8 used "global"
+            except KeyError:
+                store = backends["global"]
             for key, body in objects.items():
                 store.put_object(bucket, key, body)
             return
