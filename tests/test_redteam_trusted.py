@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ def only_failure(report: dict[str, Any], slug: str, prefix: str) -> str:
                  f"grew past {MAX_RESULT_BYTES // 1_000_000} MB", id="wide-values-bytes"),
     pytest.param("WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 40) "
                  "SELECT n, LENGTH(s) FROM r JOIN film ON film.film_id = r.n",
-                 "grew beyond 1,000,000 bytes", id="doubling-string-length"),
+                 # Python 3.10 has no Connection.setlimit: the heap limit stops the string instead
+                 "grew beyond 1,000,000 bytes" if sys.version_info >= (3, 11) else "more than 256 MB of memory",
+                 id="doubling-string-length"),
 ])
 def test_a_query_that_would_grow_the_grader_stops_at_a_cap(embedded: None, tmp_path: Path, query: str, message: str) -> None:
     # before: the wide values took the grader to 3.2 GB, the doubling string to 3.2 GB for 26 s

@@ -20,6 +20,7 @@ import logging
 import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -481,6 +482,14 @@ def _authorizer(writes: bool, protected: frozenset[str]) -> Callable[..., int]:
     return decide
 
 
+def _clear_authorizer(conn: sqlite3.Connection) -> None:
+    """Remove the authorizer; before Python 3.11 `set_authorizer(None)` denies everything instead."""
+    if sys.version_info >= (3, 11):
+        conn.set_authorizer(None)
+    else:
+        conn.set_authorizer(lambda *args: sqlite3.SQLITE_OK)
+
+
 def load_sqlite(conn: sqlite3.Connection, instance: SqlInstance) -> None:
     """Create the instance's tables in `conn` and insert its rows."""
     for statement in instance.ddl("sqlite"):
@@ -665,7 +674,7 @@ class SqliteSession:
                     raise type(error)(f"{error} (statement {number}: {_describe(statement.text)} ...)") from None
             self.conn.commit()
         finally:
-            self.conn.set_authorizer(None)
+            _clear_authorizer(self.conn)
 
     @contextlib.contextmanager
     def _checking(self) -> Iterator[None]:
@@ -783,7 +792,7 @@ class SqliteBackend:
             except MemoryError:
                 raise _out_of_memory(filename) from None
             finally:
-                conn.set_authorizer(None)
+                _clear_authorizer(conn)
 
     @contextlib.contextmanager
     def session(self, instance: SqlInstance, *, timeout: float, protected: Sequence[str]) -> Iterator[SqliteSession]:
