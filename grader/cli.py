@@ -573,6 +573,124 @@ def new_command(slug: str, title: str | None, course: Path | None) -> None:
     click.echo(f"Next: edit them, then `grade validate {slug}`.")
 
 
+def gradebook_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--gradebook: the SQLite file of a class's results."""
+    return click.option("--gradebook", "gradebook_path", type=click.Path(dir_okay=False, path_type=Path),
+                        default=Path("gradebook.db"), show_default=True,
+                        help="The gradebook (an SQLite file) results go into and exports read.")(fn)
+
+
+EXIT_INTERRUPTED = 130
+
+
+@cli.command("batch")
+@click.argument("submissions", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("slugs", nargs=-1)
+@gradebook_option
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (default: the number of cores).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Grade on a running Dask cluster instead of a local one; its workers need the course.")
+@click.option("--regrade", is_flag=True, help="Grade again what the gradebook already holds.")
+@service_options
+@handle_errors
+def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Path, jobs: int | None,
+                  scheduler: str | None, regrade: bool, mysql_url: str | None, aws_endpoint: str | None,
+                  services_mode: str) -> None:
+    """Grade a class: SUBMISSIONS holds one folder per student; SLUGS are the exercises (default all).
+
+    \b
+    A student's folder holds <slug>/ folders, or the files of exercises loose (matched by name).
+    Gradescope exports (submission_metadata.yml) and GitHub Classroom clones are recognised.
+    Results go into the gradebook; what it already holds is not graded again.
+    Examples:
+      grade batch submissions/                         every exercise, every student
+      grade batch submissions/ log_parsing sql_joins --jobs 4
+      grade batch submissions/ --scheduler tcp://10.0.0.5:8786
+    """
+    from rich.console import Console
+
+    from grader import batch
+    from grader.gradebook import Gradebook
+    from grader.report.live import BatchProgress
+
+    if jobs is not None and scheduler:
+        raise click.UsageError("--jobs sizes the local cluster; with --scheduler the cluster's workers decide")
+    root = catalog.find_root()
+    exercises = catalog.select(root, slugs)
+    found = batch.plan(submissions, exercises, catalog.load_all(root))
+    err = Console(stderr=True, highlight=False)
+    for problem in found.problems:
+        err.print(f"Not graded: {problem}", markup=False)
+    click.echo(f"{len(found.submissions)} submission(s) of {found.students} student(s) in {submissions} "
+               f"({found.layout} layout).", err=True)
+    with Gradebook(gradebook_path) as book:
+        summary = batch.grade_batch(found.submissions, exercises, book,
+                                    options=_options(mysql_url, aws_endpoint, services_mode), jobs=jobs,
+                                    scheduler=scheduler, regrade=regrade, listener=BatchProgress(err))
+    ctx = click.get_current_context()
+    if summary.interrupted:
+        ctx.exit(EXIT_INTERRUPTED)
+    ctx.exit(EXIT_UNGRADED if summary.ungraded else 0)
+
+
+@cli.group("gradebook")
+def gradebook_group() -> None:
+    """Export or picture the gradebook `grade batch` wrote."""
+
+
+@gradebook_group.command("export")
+@gradebook_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "gradescope", "json", "junit"]), default="csv",
+              show_default=True, help="csv: student x exercise with totals; the others: one report per student.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="csv: the file (default: standard output); the others: the folder to write into.")
+@handle_errors
+def gradebook_export(gradebook_path: Path, fmt: str, output: Path | None) -> None:
+    """Export the latest result of every student and exercise.
+
+    \b
+    Examples:
+      grade gradebook export --format csv -o grades.csv
+      grade gradebook export --format gradescope -o results/   results/<student>/results.json
+    """
+    from grader import gradebook
+
+    with gradebook.Gradebook(gradebook_path, create=False) as book:
+        if fmt == "csv":
+            _emit(gradebook.export_csv(book, [e.slug for e in _course_exercises()]), output)
+            return
+        if output is None:
+            raise click.UsageError(f"--format {fmt} writes one file per student: give the folder with --output")
+        written = gradebook.export_per_student(book, fmt, output)
+    click.echo(f"{len(written)} report(s) written to {output}", err=True)
+
+
+def _course_exercises() -> list[Any]:
+    """The course's exercises in order, or none when no course is found (the gradebook's order then)."""
+    try:
+        return catalog.load_all(catalog.find_root())
+    except GraderError:
+        return []
+
+
+@gradebook_group.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@gradebook_option
+@handle_errors
+def gradebook_report(out: Path, gradebook_path: Path) -> None:
+    """Write a self-contained HTML page of what the class got right and wrong.
+
+    Example: grade gradebook report class.html
+    """
+    from grader.gradebook import Gradebook
+    from grader.report import html
+
+    with Gradebook(gradebook_path, create=False) as book:
+        page = html.render(book.attempts(latest=True), [e.slug for e in _course_exercises()])
+    _emit(page, out)
+
+
 def main() -> None:
     """Console script entry point."""
     try:

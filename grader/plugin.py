@@ -94,6 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for plugin in config.pluginmanager.get_plugins():
         if isinstance(plugin, GradingSession):
             config.stash[SESSION_KEY] = plugin
+            # The session reads each exception itself: pytest need not format source tracebacks,
+            # which cost more than running the checks.
+            config.option.tbstyle = "line"
 
 
 def _session(request: pytest.FixtureRequest) -> GradingSession:

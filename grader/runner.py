@@ -52,6 +52,23 @@ class ServicePool:
             self._running[name] = service
         return self._running[name]
 
+    def check(self) -> None:
+        """Raise ServiceError when a running service no longer answers; forget it, so that the next
+        grade starts it again."""
+        for name, service in list(self._running.items()):
+            probe = getattr(service, "check", None)
+            if probe is None:
+                continue
+            try:
+                probe()
+            except Exception as exc:
+                del self._running[name]
+                with contextlib.suppress(Exception):
+                    service.stop()
+                if isinstance(exc, ServiceError):
+                    raise
+                raise ServiceError(f"the {name} service stopped answering: {exc}") from exc
+
     def close(self) -> None:
         for service in reversed(list(self._running.values())):
             with contextlib.suppress(Exception):
@@ -66,9 +83,10 @@ class ServicePool:
 
 
 @contextlib.contextmanager
-def _course_on_path(exercise: Exercise) -> Iterator[None]:
-    """Let hidden tests import `fixtures.*` from the course root; forget their modules afterwards,
-    so that the next exercise (or the next grade of this one) imports its own test files."""
+def _course_on_path(exercise: Exercise, keep_tests: bool = False) -> Iterator[None]:
+    """Let hidden tests import `fixtures.*` from the course root; forget their modules afterwards
+    (unless `keep_tests`), so that the next exercise (or the next grade of this one) imports its own
+    test files."""
     entry = str(exercise.root)
     added = entry not in sys.path
     if added:
@@ -80,6 +98,8 @@ def _course_on_path(exercise: Exercise) -> Iterator[None]:
         if added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(entry)
+        if keep_tests:
+            return
         for name, module in list(sys.modules.items()):
             if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
                 del sys.modules[name]
@@ -131,6 +151,8 @@ def pytest_args(exercise: Exercise) -> list[str]:
         "-p", "no:pastebin",
         "-p", "no:junitxml",
         "-W", "ignore::DeprecationWarning",
+        # more plugins grading never uses, each registered and configured on every grade
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
     ]
 
 
@@ -150,6 +172,9 @@ def hidden_paths(exercise: Exercise) -> list[Path]:
     return [exercise.root, Path.home(), Path(os.environ.get("GRADER_CACHE_DIR") or cache_dir())]
 
 
+UNUSED_PLUGINS = ("debugging", "setuponly", "setupplan", "stepwise", "faulthandler")
+
+
 def grade(
     exercise: Exercise,
     learner_dir: Path,
@@ -160,12 +185,15 @@ def grade(
     keyword: str | None = None,
     files: tuple[str, ...] = (),
     require_sandbox: bool = False,
+    keep_tests: bool = False,
 ) -> Result:
     """Grade the files in `learner_dir` against the exercise's hidden tests (`trial`: how
     `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check).
 
     `keyword` (a pytest -k expression on check names) and `files` (learner files: only the checks
-    that read them) leave the other checks out; they are reported as not run.
+    that read them) leave the other checks out; they are reported as not run. `keep_tests` leaves
+    the hidden tests' modules imported for the next grade of the same course (a batch worker's warm
+    state); by default they are forgotten, so edits to them are seen.
     """
     started = time.monotonic()
     if require_sandbox:
@@ -206,7 +234,7 @@ def grade(
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []
         try:
-            with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
+            with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
                 code = pytest.main(args, plugins=[session])
         finally:
             if sandbox is not None:

@@ -183,6 +183,14 @@ class AwsService:
         if thread is not None:
             thread.join(timeout=_START_TIMEOUT)
 
+    def check(self) -> None:
+        """Raise ServiceError when the endpoint no longer answers."""
+        if self.backend == "moto":
+            if not self.running:
+                raise ServiceError("the embedded moto server stopped")
+            return
+        self._check_reachable()
+
     def reset(self) -> None:
         """Wipe all state: moto's reset API, LocalStack's, or (elsewhere) delete what exercises create."""
         if self._filter is not None:

@@ -1236,6 +1236,18 @@ class MysqlBackend:
             self._admin.close()
             self._admin = None
 
+    def check(self) -> None:
+        """Raise ServiceError when the server no longer answers the run's admin connection."""
+        import pymysql
+
+        with self._lock:
+            if self._admin is None:
+                return
+            try:
+                self._admin.ping(reconnect=False)
+            except (pymysql.err.MySQLError, OSError) as exc:
+                raise ServiceError(f"MySQL at {self.url.host}:{self.url.port} stopped answering: {exc}") from None
+
     @contextlib.contextmanager
     def admin_cursor(self, database: str) -> Iterator[Any]:
         with self._lock:
@@ -1448,6 +1460,12 @@ class SqlService:
 
     def reset(self) -> None:
         return None
+
+    def check(self) -> None:
+        """Raise ServiceError when the backend no longer answers (an embedded SQLite always does)."""
+        probe = getattr(self._impl, "check", None)
+        if probe is not None:
+            probe()
 
     def worker_env(self) -> dict[str, str]:
         return {}
