@@ -396,7 +396,7 @@ def connect(jobs: int, scheduler: str | None) -> Iterator[Client]:
     logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler:
         try:
-            client = Client(scheduler, timeout=15)
+            client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
             raise ServiceError(f"no Dask scheduler answers at {scheduler}: {exc}") from None
         with client:
