@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from distributed import WorkerPlugin
 
@@ -262,11 +262,13 @@ def _empty_result(exercise: Exercise | None, slug: str, label: str, reason: str,
 class WarmGrader(WorkerPlugin):
     """Dask worker plugin: one ServicePool and the imported hidden tests, kept for the worker's life."""
 
-    name = PLUGIN
+    idempotent = True  # registered again on a cluster that has it (a second batch): the warm one stays
 
     def __init__(self, course: str, options: ServiceOptions) -> None:
         self.course = course
         self.options = options
+        # one plugin per course and backends: a batch with other options gets workers of its own kind
+        self.name = f"{PLUGIN}-{hashlib.sha256(repr((course, options)).encode()).hexdigest()[:12]}"
         self.pool: ServicePool | None = None
         self.exercises: dict[str, Exercise] = {}
         self.scratch = ""
@@ -341,12 +343,12 @@ class WarmGrader(WorkerPlugin):
         return Outcome(GRADED, result, result.error, self.address)
 
 
-def grade_on_worker(submission: Submission) -> Outcome:
-    """The Dask task: grade one submission with this worker's warm grader."""
+def grade_on_worker(submission: Submission, plugin: str) -> Outcome:
+    """The Dask task: grade one submission with this worker's warm grader named `plugin`."""
     from distributed import get_worker
 
-    plugin: WarmGrader = get_worker().plugins[PLUGIN]  # type: ignore[assignment]
-    return plugin.grade(submission)
+    grader: WarmGrader = get_worker().plugins[plugin]  # type: ignore[assignment]
+    return grader.grade(submission)
 
 
 def worker_version() -> str:
@@ -434,10 +436,11 @@ def grade_batch(
     scheduler: str | None = None,
     regrade: bool = False,
     listener: Listener | None = None,
-    on_client: Callable[[Client], None] | None = None,
+    client: Client | None = None,
 ) -> Summary:
     """Grade every submission the gradebook does not already hold; record each result as it arrives.
 
+    The work goes to `client` when given, else to a cluster `connect(jobs, scheduler)` makes for it.
     Ctrl-C stops the batch: what finished is in the gradebook, the rest is graded on the next run.
     """
     from distributed import as_completed
@@ -455,18 +458,18 @@ def grade_batch(
         listener.started(0, summary.skipped, 0)
         listener.stopped(summary)
         return summary
-    jobs = jobs or os.cpu_count() or 1
     futures: list[Any] = []
     try:
-        with connect(jobs, scheduler) as client:
-            if on_client is not None:
-                on_client(client)
+        with contextlib.ExitStack() as stack:
+            if client is None:
+                client = stack.enter_context(connect(jobs or os.cpu_count() or 1, scheduler))
             summary.workers = _check_workers(client)
-            client.register_plugin(WarmGrader(str(course), options), name=PLUGIN)
+            plugin = WarmGrader(str(course), options)
+            client.register_plugin(plugin, name=plugin.name)
             listener.started(len(todo), summary.skipped, summary.workers)
             by_key = {}
             for submission in todo:
-                future = client.submit(grade_on_worker, submission, pure=False,
+                future = client.submit(grade_on_worker, submission, plugin.name, pure=False,
                                        key=f"grade-{submission.student}-{submission.exercise}-"
                                            f"{submission.content_hash[:12]}-{os.urandom(4).hex()}")
                 by_key[future.key] = submission
