@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from distributed import WorkerPlugin
 
 from grader import catalog
-from grader.errors import GraderError, ServiceError, UsageError
+from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
 from grader.gradebook import FAILED, GRADED, UNGRADED, Gradebook
 from grader.results import Result
 from grader.runner import ServicePool, grade, version
@@ -264,11 +264,13 @@ class WarmGrader(WorkerPlugin):
 
     idempotent = True  # registered again on a cluster that has it (a second batch): the warm one stays
 
-    def __init__(self, course: str, options: ServiceOptions) -> None:
+    def __init__(self, course: str, options: ServiceOptions, require_sandbox: bool = True) -> None:
         self.course = course
         self.options = options
-        # one plugin per course and backends: a batch with other options gets workers of its own kind
-        self.name = f"{PLUGIN}-{hashlib.sha256(repr((course, options)).encode()).hexdigest()[:12]}"
+        self.require_sandbox = require_sandbox
+        # one plugin per course, backends and sandbox rule: a batch with other options gets its own
+        digest = hashlib.sha256(repr((course, options, require_sandbox)).encode()).hexdigest()[:12]
+        self.name = f"{PLUGIN}-{digest}"
         self.pool: ServicePool | None = None
         self.exercises: dict[str, Exercise] = {}
         self.scratch = ""
@@ -277,10 +279,10 @@ class WarmGrader(WorkerPlugin):
         self.warmed: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"course": self.course, "options": self.options}
+        return {"course": self.course, "options": self.options, "require_sandbox": self.require_sandbox}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["course"], state["options"])  # type: ignore[misc]
+        self.__init__(state["course"], state["options"], state["require_sandbox"])  # type: ignore[misc]
 
     def setup(self, worker: Any = None) -> None:
         """Find the course on this machine, load the catalogue, import the grading machinery."""
@@ -321,7 +323,8 @@ class WarmGrader(WorkerPlugin):
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-            result = grade(exercise, folder, self.pool, label=label, keep_tests=True)
+            result = grade(exercise, folder, self.pool, label=label, keep_tests=True,
+                           require_sandbox=self.require_sandbox)
             if any(t.status.value != "passed" for t in result.tests) or result.error:
                 self.pool.check()  # a check that failed because a service went away is not the learner's
         except ServiceError as exc:
@@ -340,6 +343,8 @@ class WarmGrader(WorkerPlugin):
             self.warmed.add(exercise.slug)
             gc.collect()
             gc.freeze()
+        if result.ungraded:  # the sandbox could not be set up: nothing of the learner's was judged
+            return Outcome(UNGRADED, result, result.error, self.address)
         return Outcome(GRADED, result, result.error, self.address)
 
 
@@ -351,9 +356,12 @@ def grade_on_worker(submission: Submission, plugin: str) -> Outcome:
     return grader.grade(submission)
 
 
-def worker_version() -> str:
-    """The grader version of a worker (run on every worker before a batch)."""
-    return version()
+def worker_state() -> tuple[str, str, str]:
+    """The grader version and sandbox level (name, reason) of a worker (run on every worker first)."""
+    from grader.sandbox.jail import detect
+
+    level = detect()
+    return version(), level.name, level.reason
 
 
 # -- the client side ----------------------------------------------------------------------------
@@ -414,16 +422,26 @@ def connect(jobs: int, scheduler: str | None) -> Iterator[Client]:
 ALLOWED_FAILURES = 2  # a submission on whose worker two workers died is recorded as failed
 
 
-def _check_workers(client: Client) -> int:
-    """The number of workers; refuses a cluster whose workers run another grader version."""
+def _check_workers(client: Client, require_sandbox: bool) -> int:
+    """The number of workers; refuses a cluster whose workers run another grader version, or (with
+    `require_sandbox`) would run learner code without the namespace sandbox."""
     client.wait_for_workers(1, timeout=120)
-    versions = client.run(worker_version)
+    states = client.run(worker_state)
     mine = version()
-    other = {address: v for address, v in versions.items() if v != mine}
+    other = {address: v for address, (v, _, _) in states.items() if v != mine}
     if other:
         shown = ", ".join(f"{a} has {v}" for a, v in sorted(other.items()))
         raise ServiceError(f"the Dask workers must run grader {mine}, like this client: {shown}")
-    return len(versions)
+    if require_sandbox:
+        from grader.sandbox.jail import NAMESPACES
+
+        bare = {address: reason for address, (_, level, reason) in states.items() if level != NAMESPACES}
+        if bare:
+            shown = "; ".join(f"{a}: {reason}" for a, reason in sorted(bare.items()))
+            raise SandboxUnavailable(f"refusing to grade: learner code would run without the namespace "
+                                     f"sandbox on {shown}. `grade doctor` on that machine says why; "
+                                     "--no-require-sandbox grades anyway")
+    return len(states)
 
 
 def grade_batch(
@@ -435,6 +453,7 @@ def grade_batch(
     jobs: int | None = None,
     scheduler: str | None = None,
     regrade: bool = False,
+    require_sandbox: bool = True,
     listener: Listener | None = None,
     client: Client | None = None,
 ) -> Summary:
@@ -463,8 +482,8 @@ def grade_batch(
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(connect(jobs or os.cpu_count() or 1, scheduler))
-            summary.workers = _check_workers(client)
-            plugin = WarmGrader(str(course), options)
+            summary.workers = _check_workers(client, require_sandbox)
+            plugin = WarmGrader(str(course), options, require_sandbox)
             client.register_plugin(plugin, name=plugin.name)
             listener.started(len(todo), summary.skipped, summary.workers)
             by_key = {}

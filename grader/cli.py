@@ -593,10 +593,11 @@ EXIT_INTERRUPTED = 130
               help="Grade on a running Dask cluster instead of a local one; its workers need the course.")
 @click.option("--regrade", is_flag=True, help="Grade again what the gradebook already holds.")
 @service_options
+@sandbox_options(default=True)
 @handle_errors
 def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Path, jobs: int | None,
                   scheduler: str | None, regrade: bool, mysql_url: str | None, aws_endpoint: str | None,
-                  services_mode: str) -> None:
+                  services_mode: str, require_sandbox: bool) -> None:
     """Grade a class: SUBMISSIONS holds one folder per student; SLUGS are the exercises (default all).
 
     \b
@@ -627,7 +628,8 @@ def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Pat
     with Gradebook(gradebook_path) as book:
         summary = batch.grade_batch(found.submissions, exercises, book,
                                     options=_options(mysql_url, aws_endpoint, services_mode), jobs=jobs,
-                                    scheduler=scheduler, regrade=regrade, listener=BatchProgress(err))
+                                    scheduler=scheduler, regrade=regrade, require_sandbox=require_sandbox,
+                                    listener=BatchProgress(err))
     ctx = click.get_current_context()
     if summary.interrupted:
         ctx.exit(EXIT_INTERRUPTED)

@@ -13,6 +13,7 @@ import contextlib
 import csv
 import datetime
 import io
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     content_hash TEXT NOT NULL,         -- sha256 of the submission's files
     grader_version TEXT NOT NULL,
     backend TEXT NOT NULL,
+    sandbox TEXT NOT NULL,              -- where learner code ran: namespaces or process
     duration REAL NOT NULL,             -- seconds the grade took on its worker
     reason TEXT NOT NULL,               -- why a grade failed, did not happen or is incomplete
     title TEXT NOT NULL,
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS checks (
     visibility TEXT NOT NULL,
     output TEXT NOT NULL,
     hint TEXT NOT NULL,
+    hints TEXT NOT NULL,                -- every hint tier, a JSON list
     execution_time REAL NOT NULL,
     PRIMARY KEY (attempt_id, position)
 );
@@ -166,17 +169,18 @@ class Gradebook:
             ).fetchone()[0]
             cursor = self.db.execute(
                 "INSERT INTO attempts (student, exercise, attempt, status, score, max_score, content_hash, "
-                "grader_version, backend, duration, reason, title, source, worker, graded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "grader_version, backend, sandbox, duration, reason, title, source, worker, graded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (student, exercise, number, status, result.score, result.max_score, content_hash,
-                 result.version, result.backend, result.duration, reason or result.error, result.title,
-                 source, worker, _now()),
+                 result.version, result.backend, result.sandbox, result.duration, reason or result.error,
+                 result.title, source, worker, _now()),
             )
             self.db.executemany(
                 "INSERT INTO checks (attempt_id, position, name, status, score, max_score, visibility, "
-                "output, hint, execution_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "output, hint, hints, execution_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(cursor.lastrowid, i, t.name, t.status.value, t.score, t.max_score, t.visibility, t.output,
-                  t.hint, t.execution_time) for i, t in enumerate(result.tests)],
+                  t.hint, json.dumps(list(t.hints), ensure_ascii=False), t.execution_time)
+                 for i, t in enumerate(result.tests)],
             )
         return int(number)
 
@@ -203,14 +207,14 @@ class Gradebook:
             checks.setdefault(row["attempt_id"], []).append(TestResult(
                 name=row["name"], status=Status(row["status"]), score=row["score"], max_score=row["max_score"],
                 output=row["output"], visibility=row["visibility"], hint=row["hint"],
-                execution_time=row["execution_time"],
+                execution_time=row["execution_time"], hints=tuple(json.loads(row["hints"])),
             ))
         for row in rows:
             result = Result(
                 exercise=row["exercise"], title=row["title"], submission=f"{row['student']}/{row['exercise']}",
                 backend=row["backend"], tests=tuple(checks.get(row["id"], ())), duration=row["duration"],
                 version=row["grader_version"], error=row["reason"],
-                ungraded=row["status"] == UNGRADED, points=row["max_score"],
+                ungraded=row["status"] == UNGRADED, points=row["max_score"], sandbox=row["sandbox"],
             )
             yield Attempt(student=row["student"], exercise=row["exercise"], attempt=row["attempt"],
                           status=row["status"], content_hash=row["content_hash"], result=result,

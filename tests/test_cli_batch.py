@@ -65,6 +65,8 @@ def test_batch_grades_then_skips_then_regrades(tmp_path: Path, course_root: Path
     assert "ann log_parsing 22/22" in result.output and "bob log_parsing 0/22" in result.output
     assert "Graded 2, failed 0, ungraded 0" in result.output
     assert sorted(rows(gradebook)) == [("ann", "log_parsing", "graded", 22.0), ("bob", "log_parsing", "graded", 0.0)]
+    with Gradebook(gradebook) as book:
+        assert {a.result.sandbox for a in book.attempts()} == {"namespaces"}
 
     again = runner.invoke(cli, ["batch", str(students), "log_parsing", "--gradebook", str(gradebook)])
     assert again.exit_code == 0, again.output
@@ -81,6 +83,25 @@ def test_batch_grades_then_skips_then_regrades(tmp_path: Path, course_root: Path
     with Gradebook(gradebook) as book:
         assert [(a.student, a.attempt, a.result.score) for a in book.attempts()] == [
             ("ann", 1, 22.0), ("bob", 1, 0.0), ("bob", 2, 22.0)]
+
+
+def test_batch_refuses_to_grade_without_the_sandbox_unless_told(tmp_path: Path, course_root: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    students = tmp_path / "class"
+    classroom.write_class(students, [("ann", "log_parsing", "solution")])
+    gradebook = tmp_path / "gradebook.db"
+    monkeypatch.setenv("GRADER_SANDBOX", "process")  # as on a machine without user namespaces
+    args = ["batch", str(students), "--gradebook", str(gradebook), "--jobs", "1"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 3, refused.output
+    assert "refusing to grade: learner code would run without the namespace sandbox on tcp://127.0.0.1:" in refused.output
+    assert "GRADER_SANDBOX=process asks for no namespaces" in refused.output
+    assert rows(gradebook) == []
+    allowed = CliRunner().invoke(cli, [*args, "--no-require-sandbox"])
+    assert allowed.exit_code == 0, allowed.output
+    with Gradebook(gradebook) as book:
+        (attempt,) = book.attempts()
+    assert (attempt.result.score, attempt.result.sandbox) == (22.0, "process")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -128,7 +149,7 @@ def graded_once(gradebook: Path, people: list[tuple[str, str, str]]) -> None:
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_an_interrupted_batch_resumes_and_grades_everyone_once(tmp_path: Path, how: str) -> None:
     students = tmp_path / "class"
-    people = log_parsing_class(students, 14)
+    people = log_parsing_class(students, 10)
     gradebook = tmp_path / "gradebook.db"
     args = [str(students), "--gradebook", str(gradebook), "--jobs", "2"]
     first = run_batch(args)
@@ -270,7 +291,7 @@ def test_mysql_going_away_leaves_submissions_ungraded_never_failed(tmp_path: Pat
     server = MysqlUrl.parse(url)
     proxy = Proxy(server.port)
     students = tmp_path / "class"
-    people = [(f"s{i:02d}", "sql_joins", "solution" if i % 2 else "top-ten") for i in range(12)]
+    people = [(f"s{i:02d}", "sql_joins", "solution" if i % 2 else "top-ten") for i in range(8)]
     classroom.write_class(students, people)
     gradebook = tmp_path / "gradebook.db"
     through_proxy = f"mysql://{server.user}@127.0.0.1:{proxy.port}"

@@ -16,11 +16,12 @@ def result(exercise: str, *passed: bool, version: str = "1.0", error: str = "") 
     tests = tuple(
         TestResult(name=f"check {i}", status=Status.PASSED if ok else Status.FAILED, score=2.0 if ok else 0.0,
                    max_score=2.0, output="" if ok else f"check {i} wants more", hint="" if ok else "try harder",
-                   visibility="hidden" if i == 2 else "visible", execution_time=0.01)
+                   visibility="hidden" if i == 2 else "visible", execution_time=0.01,
+                   hints=() if ok else ("try harder", "read the README's example"))
         for i, ok in enumerate(passed)
     )
     return Result(exercise=exercise, title=exercise.title(), submission="x", backend="python", tests=tests,
-                  duration=0.5, version=version, error=error, points=2.0 * len(passed))
+                  duration=0.5, version=version, error=error, points=2.0 * len(passed), sandbox="namespaces")
 
 
 @pytest.fixture
@@ -45,6 +46,7 @@ def test_a_result_reads_back_as_it_was_recorded(book: Gradebook) -> None:
     assert attempt.result.tests == recorded.tests
     assert (attempt.result.score, attempt.result.max_score) == (4.0, 6.0)
     assert (attempt.result.version, attempt.result.backend, attempt.result.duration) == ("1.0", "python", 0.5)
+    assert attempt.result.sandbox == "namespaces"
     assert (attempt.content_hash, attempt.source, attempt.worker) == ("h1", "ann/logs", "tcp://w1")
     assert attempt.graded_at.endswith("+00:00")
 

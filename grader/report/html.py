@@ -80,7 +80,7 @@ def collect(attempts: Iterable[Attempt], order: Sequence[str] = ()) -> list[Exer
             exercise.failed += 1
             continue
         for test in result.tests:
-            if test.status is Status.SKIPPED:
+            if test.status in (Status.SKIPPED, Status.NOT_RUN):
                 continue
             check = exercise.checks.setdefault(test.name, CheckStats(test.name))
             check.total += 1
