@@ -594,10 +594,11 @@ EXIT_INTERRUPTED = 130
 @click.option("--regrade", is_flag=True, help="Grade again what the gradebook already holds.")
 @service_options
 @sandbox_options(default=True)
+@course_options
 @handle_errors
 def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Path, jobs: int | None,
                   scheduler: str | None, regrade: bool, mysql_url: str | None, aws_endpoint: str | None,
-                  services_mode: str, require_sandbox: bool) -> None:
+                  services_mode: str, require_sandbox: bool, course: Path | None) -> None:
     """Grade a class: SUBMISSIONS holds one folder per student; SLUGS are the exercises (default all).
 
     \b
@@ -617,7 +618,7 @@ def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Pat
 
     if jobs is not None and scheduler:
         raise click.UsageError("--jobs sizes the local cluster; with --scheduler the cluster's workers decide")
-    root = catalog.find_root()
+    root = catalog.find_root(course=course)
     exercises = catalog.select(root, slugs)
     found = batch.plan(submissions, exercises, catalog.load_all(root))
     err = Console(stderr=True, highlight=False)
@@ -647,8 +648,9 @@ def gradebook_group() -> None:
               show_default=True, help="csv: student x exercise with totals; the others: one report per student.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="csv: the file (default: standard output); the others: the folder to write into.")
+@course_options
 @handle_errors
-def gradebook_export(gradebook_path: Path, fmt: str, output: Path | None) -> None:
+def gradebook_export(gradebook_path: Path, fmt: str, output: Path | None, course: Path | None) -> None:
     """Export the latest result of every student and exercise.
 
     \b
@@ -660,7 +662,7 @@ def gradebook_export(gradebook_path: Path, fmt: str, output: Path | None) -> Non
 
     with gradebook.Gradebook(gradebook_path, create=False) as book:
         if fmt == "csv":
-            _emit(gradebook.export_csv(book, [e.slug for e in _course_exercises()]), output)
+            _emit(gradebook.export_csv(book, [e.slug for e in _course_exercises(course)]), output)
             return
         if output is None:
             raise click.UsageError(f"--format {fmt} writes one file per student: give the folder with --output")
@@ -668,10 +670,10 @@ def gradebook_export(gradebook_path: Path, fmt: str, output: Path | None) -> Non
     click.echo(f"{len(written)} report(s) written to {output}", err=True)
 
 
-def _course_exercises() -> list[Any]:
+def _course_exercises(course: Path | None) -> list[Any]:
     """The course's exercises in order, or none when no course is found (the gradebook's order then)."""
     try:
-        return catalog.load_all(catalog.find_root())
+        return catalog.load_all(catalog.find_root(course=course))
     except GraderError:
         return []
 
@@ -679,8 +681,9 @@ def _course_exercises() -> list[Any]:
 @gradebook_group.command("report")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @gradebook_option
+@course_options
 @handle_errors
-def gradebook_report(out: Path, gradebook_path: Path) -> None:
+def gradebook_report(out: Path, gradebook_path: Path, course: Path | None) -> None:
     """Write a self-contained HTML page of what the class got right and wrong.
 
     Example: grade gradebook report class.html
@@ -689,7 +692,7 @@ def gradebook_report(out: Path, gradebook_path: Path) -> None:
     from grader.report import html
 
     with Gradebook(gradebook_path, create=False) as book:
-        page = html.render(book.attempts(latest=True), [e.slug for e in _course_exercises()])
+        page = html.render(book.attempts(latest=True), [e.slug for e in _course_exercises(course)])
     _emit(page, out)
 
 
