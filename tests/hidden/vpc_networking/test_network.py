@@ -118,6 +118,7 @@ class Outcome:
     state: network.Network
     ends: dict[str, network.Endpoint]
     error: SubmissionError | None
+    returned: Any = None  # what fix_connectivity returned
 
 
 _OUTCOMES: dict[tuple[int, int], Outcome] = {}
@@ -134,13 +135,13 @@ def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest
                 raise
             pytest.skip(f"the AWS endpoint {aws.endpoint_url} cannot build the lab network "
                         f"(it needs EC2, ELBv2 and RDS): {exc}")
-        error = None
+        error, returned = None, None
         try:
-            submission.fix_connectivity(scenario.vpc_id)
+            returned = submission.fix_connectivity(scenario.vpc_id)
         except SubmissionError as exc:
             error = exc
         _OUTCOMES[key] = Outcome(scenario, network.load(aws.client("ec2"), scenario.vpc_id),
-                                 scenario.endpoints(aws.client), error)
+                                 scenario.endpoints(aws.client), error, returned)
     result = _OUTCOMES[key]
     if result.error is not None:
         raise result.error
@@ -186,6 +187,11 @@ def test_network_is_repaired(seed, aws, submission, request):
         lines.append("AWS would refuse these settings (the mocked EC2 accepted them, the evaluator ignores them):\n"
                      + "\n".join(f"  - {block}" for block in refused))
     assert not lines, f"after fix_connectivity on {describe_network(seed, result)}:\n" + "\n".join(lines)
+    changes = result.returned
+    assert isinstance(changes, list) and all(isinstance(c, str) for c in changes), (
+        f"fix_connectivity repaired {describe_network(seed, result)} but returned {json.dumps(changes)[:120]}; "
+        "return the list of changes you made, in words (a list of strings, empty when nothing needed fixing)"
+    )
 
 
 def extra_rules(result: Outcome) -> list[str]:
@@ -202,7 +208,35 @@ def extra_rules(result: Outcome) -> list[str]:
     lab_groups = [scenario.groups[n] for n in ("lab-alb", "lab-app", "lab-db")]
     for block in network.all_traffic_rules(state, subnets, lab_groups):
         found.append(f"{block} (an all-traffic rule)")
+    found += acl_differences(result)
     return list(dict.fromkeys(found))
+
+
+def acl_differences(result: Outcome) -> list[str]:
+    """Rules of the lab's ACLs that are not the README's table, rule number for rule number."""
+    state, scenario = result.state, result.scenario
+    designs = (("public", scenario.public_subnets, scenario.plan.public_acl()),
+               ("private", scenario.private_subnets, scenario.plan.private_acl()))
+    found = []
+    for tier, subnets, design in designs:
+        want = {(number, egress): (low, high, cidr) for number, egress, low, high, cidr in design}
+        for acl in {id(a): a for s in subnets if (a := state.network_acl_of(s)) is not None}.values():
+            label = state.label(acl["NetworkAclId"])
+            for entry in acl.get("Entries") or ():
+                number, egress = int(entry.get("RuleNumber", 0)), bool(entry.get("Egress"))
+                if number >= 32767:
+                    continue  # the default deny every ACL ends with
+                direction = "outbound" if egress else "inbound"
+                ports = entry.get("PortRange") or {}
+                got = (ports.get("From"), ports.get("To"), entry.get("CidrBlock"))
+                if (number, egress) not in want:
+                    found.append(f"{label} has {direction} rule {number}, which the {tier} ACL's table does not list")
+                elif (got != want[(number, egress)] or entry.get("RuleAction") != "allow"
+                      or str(entry.get("Protocol")) != "6"):
+                    low, high, cidr = want[(number, egress)]
+                    found.append(f"{label} {direction} rule {number} is not the table's: allow TCP {low}-{high} "
+                                 f"{'to' if egress else 'from'} {cidr}")
+    return found
 
 
 @pytest.mark.points(3)
