@@ -76,6 +76,8 @@ OUR_MARKERS = ("points", "visibility", "hint", "reads")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config.option, "verbose"):  # the runner turns the terminal plugin off, which adds it;
+        config.option.verbose = 0  # pytest 7.4 to 8.3 read it to explain a failed assert
     config.addinivalue_line("markers", "points(n): the test's weight in the score (default 1)")
     config.addinivalue_line(
         "markers",
