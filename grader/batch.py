@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -376,6 +377,7 @@ class Summary:
     failed: int = 0
     ungraded: int = 0
     interrupted: bool = False
+    lost: str = ""  # why the batch stopped when it was not the user's Ctrl-C
     duration: float = 0.0
     workers: int = 0
 
@@ -403,7 +405,11 @@ def connect(jobs: int, scheduler: str | None) -> Iterator[Client]:
     import dask
     from distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    # Dask logs what it recovers from (a lost worker, a reconnection) as errors; the batch reports the
+    # outcome of every submission itself
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     if scheduler:
         try:
             client = Client(scheduler, timeout=10)
@@ -463,7 +469,6 @@ def grade_batch(
     Ctrl-C stops the batch: what finished is in the gradebook, the rest is graded on the next run.
     """
     from distributed import as_completed
-    from distributed.client import FutureCancelledError
 
     listener = listener or Listener()
     by_slug = {e.slug: e for e in exercises}
@@ -496,8 +501,6 @@ def grade_batch(
             for future in as_completed(futures):
                 submission = by_key[future.key]
                 outcome = _outcome(future, submission, by_slug.get(submission.exercise))
-                if outcome is None:
-                    continue
                 attempt = book.record(submission.student, submission.exercise, outcome.status, outcome.result,
                                       content_hash=submission.content_hash, reason=outcome.reason,
                                       source=submission.source, worker=outcome.worker)
@@ -508,14 +511,15 @@ def grade_batch(
         for future in futures:
             with contextlib.suppress(Exception):
                 future.cancel()
-    except FutureCancelledError:  # the cluster went away under us
+    except CancelledError:  # the cluster went away under us: what is left is graded on the next run
         summary.interrupted = True
+        summary.lost = "the Dask cluster cancelled the batch's tasks (did the scheduler stop?)"
     summary.duration = round(time.monotonic() - started, 3)
     listener.stopped(summary)
     return summary
 
 
-def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> Outcome | None:
+def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> Outcome:
     """The worker's Outcome, or what a dead worker or a cancelled task amounts to."""
     from distributed import KilledWorker
 
@@ -530,8 +534,8 @@ def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> 
     except GraderError as exc:
         reason = f"could not grade: {exc}"
         return Outcome(UNGRADED, _empty_result(exercise, submission.exercise, label, reason, ungraded=True), reason)
+    except CancelledError:
+        raise
     except Exception as exc:
-        if type(exc).__name__ == "CancelledError":
-            return None
         reason = f"the grader failed: {type(exc).__name__}: {exc}"
         return Outcome(UNGRADED, _empty_result(exercise, submission.exercise, label, reason, ungraded=True), reason)

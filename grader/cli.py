@@ -621,7 +621,7 @@ def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Pat
     root = catalog.find_root(course=course)
     exercises = catalog.select(root, slugs)
     found = batch.plan(submissions, exercises, catalog.load_all(root))
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for problem in found.problems:
         err.print(f"Not graded: {problem}", markup=False)
     click.echo(f"{len(found.submissions)} submission(s) of {found.students} student(s) in {submissions} "
@@ -633,7 +633,7 @@ def batch_command(submissions: Path, slugs: tuple[str, ...], gradebook_path: Pat
                                     listener=BatchProgress(err))
     ctx = click.get_current_context()
     if summary.interrupted:
-        ctx.exit(EXIT_INTERRUPTED)
+        ctx.exit(EXIT_UNGRADED if summary.lost else EXIT_INTERRUPTED)
     ctx.exit(EXIT_UNGRADED if summary.ungraded else 0)
 
 

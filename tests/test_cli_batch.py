@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -132,6 +132,21 @@ def run_batch(args: list[str], **kwargs) -> subprocess.Popen[str]:  # type: igno
                             text=True, start_new_session=True, **kwargs)
 
 
+def batch_until(args: list[str], gradebook: Path, results: int, then: Callable[[subprocess.Popen[str]], None],
+                **kwargs) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Start `grade batch`, call `then(process)` once the gradebook holds `results` results, and wait for
+    the batch to end: its exit code and output."""
+    batch = run_batch(args, **kwargs)
+    try:
+        wait_for(lambda: len(rows(gradebook)) >= results, what=f"{results} results")
+        then(batch)
+        output, _ = batch.communicate(timeout=600)
+    finally:
+        if batch.poll() is None:
+            os.killpg(batch.pid, signal.SIGKILL)
+    return batch.returncode, output
+
+
 def graded_once(gradebook: Path, people: list[tuple[str, str, str]]) -> None:
     """Every student has exactly one graded attempt, with the score of their kind of submission."""
     with Gradebook(gradebook) as book:
@@ -152,21 +167,18 @@ def test_an_interrupted_batch_resumes_and_grades_everyone_once(tmp_path: Path, h
     people = log_parsing_class(students, 10)
     gradebook = tmp_path / "gradebook.db"
     args = [str(students), "--gradebook", str(gradebook), "--jobs", "2"]
-    first = run_batch(args)
-    try:
-        wait_for(lambda: len(rows(gradebook)) >= 3, what="three results")
+
+    def interrupt(batch: subprocess.Popen[str]) -> None:
         if how == "SIGKILL":
-            os.kill(first.pid, signal.SIGKILL)  # the batch process alone: its workers must go by themselves
+            os.kill(batch.pid, signal.SIGKILL)  # the batch process alone: its workers must go by themselves
         else:
-            os.killpg(first.pid, signal.SIGINT)  # what a terminal sends the whole foreground group
-        output, _ = first.communicate(timeout=120)
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+            os.killpg(batch.pid, signal.SIGINT)  # what a terminal sends the whole foreground group
+
+    code, output = batch_until(args, gradebook, 3, interrupt)
     done = rows(gradebook)
     assert 3 <= len(done) < len(people), output
     if how == "Ctrl-C":
-        assert first.returncode == 130, output
+        assert code == 130, output
         assert f"Stopped: {len(done)} of {len(people)} submission(s) finished and are in the gradebook" in output
     second = run_batch(args)
     output, _ = second.communicate(timeout=600)
@@ -183,7 +195,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
-    """A Dask scheduler and two single-threaded workers without nannies, each a process of its own."""
+    """(address, [scheduler, worker, worker])."""
+    # a Dask scheduler and two single-threaded workers without nannies, each a process of its own
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(BIN / "dask")
@@ -202,7 +215,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[by
 
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
-        yield address, processes[1:]
+        yield address, processes
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -212,26 +225,41 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[by
 
 def test_a_dask_cluster_that_loses_a_worker_grades_everyone(
         tmp_path: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]]) -> None:
-    address, workers = dask_cluster
+    address, (_, worker, _) = dask_cluster
     students = tmp_path / "class"
     people = log_parsing_class(students, 12)
     gradebook = tmp_path / "gradebook.db"
-    batch = run_batch([str(students), "--gradebook", str(gradebook), "--scheduler", address])
-    try:
-        wait_for(lambda: len(rows(gradebook)) >= 2, what="two results")
-        os.kill(workers[0].pid, signal.SIGKILL)
-        output, _ = batch.communicate(timeout=600)
-    finally:
-        if batch.poll() is None:
-            os.killpg(batch.pid, signal.SIGKILL)
-    assert workers[0].wait(timeout=30) == -signal.SIGKILL
-    assert batch.returncode == 0, output
+    code, output = batch_until([str(students), "--gradebook", str(gradebook), "--scheduler", address], gradebook,
+                               2, lambda _: os.kill(worker.pid, signal.SIGKILL))
+    assert worker.wait(timeout=30) == -signal.SIGKILL
+    assert code == 0, output
     assert "Grading 12 submission(s) on 2 worker(s)." in output
     assert "Graded 12, failed 0, ungraded 0" in output
     graded_once(gradebook, people)
     with Gradebook(gradebook) as book:
         workers_used = {a.worker for a in book.attempts()}
     assert len(workers_used) == 2, "both workers graded before one was killed"
+
+
+def test_a_batch_whose_scheduler_dies_keeps_what_finished(
+        tmp_path: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]]) -> None:
+    address, (scheduler, _, _) = dask_cluster
+    students = tmp_path / "class"
+    people = log_parsing_class(students, 12)
+    gradebook = tmp_path / "gradebook.db"
+    args = [str(students), "--gradebook", str(gradebook)]
+    code, output = batch_until([*args, "--scheduler", address], gradebook, 2,
+                               lambda _: os.kill(scheduler.pid, signal.SIGKILL))
+    assert code == 3, output
+    assert "Error: the Dask cluster cancelled the batch's tasks (did the scheduler stop?)." in output
+    assert "Traceback" not in output
+    done = rows(gradebook)
+    assert 2 <= len(done) < len(people)
+    assert f"Stopped: {len(done)} of {len(people)} submission(s) finished" in output
+    again = run_batch([*args, "--jobs", "2"])
+    output, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, output
+    graded_once(gradebook, people)
 
 
 class Proxy:
@@ -296,15 +324,9 @@ def test_mysql_going_away_leaves_submissions_ungraded_never_failed(tmp_path: Pat
     gradebook = tmp_path / "gradebook.db"
     through_proxy = f"mysql://{server.user}@127.0.0.1:{proxy.port}"
     env = {**os.environ, "GRADER_MYSQL_URL": through_proxy}
-    batch = run_batch([str(students), "--gradebook", str(gradebook), "--jobs", "2"], env=env)
-    try:
-        wait_for(lambda: len(rows(gradebook)) >= 2, what="two results")
-        proxy.cut()
-        output, _ = batch.communicate(timeout=600)
-    finally:
-        if batch.poll() is None:
-            os.killpg(batch.pid, signal.SIGKILL)
-    assert batch.returncode == 3, output
+    code, output = batch_until([str(students), "--gradebook", str(gradebook), "--jobs", "2"], gradebook, 2,
+                               lambda _: proxy.cut(), env=env)
+    assert code == 3, output
     first = rows(gradebook)
     statuses = {status for _, _, status, _ in first}
     assert "failed" not in statuses and "ungraded" in statuses, first

@@ -78,6 +78,8 @@ class BatchProgress(Listener):
         if self.progress is not None:
             self.progress.stop()
         if summary.interrupted:
+            if summary.lost:
+                self.console.print(f"Error: {summary.lost}.", highlight=False, markup=False)
             self.console.print(
                 f"Stopped: {summary.finished} of {summary.planned - summary.skipped} submission(s) finished and "
                 "are in the gradebook; run the same command again to grade the rest.", highlight=False)
