@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, Sequence
 
-from grader.services.sql import QueryResult, SqlError, SqlInstance, parse_learner_sql
+from grader.services.sql import QueryResult, SqlError, SqlInstance, parse_select
 
 SHOWN_ROWS = 5
 
@@ -119,7 +119,7 @@ def hard_coded(text: str, *, filename: str) -> str | None:
     """A message when the query reads no table or returns only literals, else None."""
     from sqlglot import exp
 
-    tree = parse_learner_sql(text, filename=filename)[0].tree
+    tree = parse_select(text, filename).tree
     if not any(True for _ in tree.find_all(exp.Table)):
         return f"{filename}: the query reads no table. Compute the answer from the database, don't type it in."
     selects = [tree] if isinstance(tree, exp.Select) else list(tree.find_all(exp.Select))

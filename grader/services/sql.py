@@ -16,6 +16,7 @@ stop at the cap. Going over a limit is a graded failure with a message for the l
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -595,6 +596,19 @@ def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float, what: str =
     return QueryFailed(f"{filename}: the database refused the query: {message}")
 
 
+@functools.lru_cache(maxsize=256)
+def parse_select(text: str, filename: str) -> Statement:
+    """parse_learner_sql of one SELECT, remembered: a grade reads the same text for every check and
+    instance. The tree is shared: read it, never change it."""
+    return parse_learner_sql(text, filename=filename)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _select_for_sqlite(text: str, filename: str) -> str:
+    """A learner's SELECT as SQLite runs it, remembered like parse_select."""
+    return _translate(parse_select(text, filename), filename)
+
+
 def _translate(statement: Statement, filename: str) -> str:
     """The statement as SQLite runs it; raises SqlError when it cannot be translated."""
     try:
@@ -777,8 +791,7 @@ class SqliteBackend:
             return conn
 
     def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
-        statement = parse_learner_sql(text, filename=filename)[0]
-        sql = _translate(statement, filename)
+        sql = _select_for_sqlite(text, filename)
         conn = self._master(instance)
         with self._lock:
             conn.set_authorizer(_authorizer(False, frozenset()))
@@ -1408,7 +1421,7 @@ class MysqlBackend:
             return self.execute_limited(self._admin, text, timeout, CHECKING, what="the grader's query", trusted=True)
 
     def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
-        statement = parse_learner_sql(text, filename=filename)[0]
+        statement = parse_select(text, filename)
         conn = self.learner_connection(self._database(instance), timeout)
         try:
             return self.execute_limited(conn, statement.text, timeout, filename)
