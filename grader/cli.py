@@ -15,7 +15,7 @@ import click
 from rich.markup import escape
 
 from grader import catalog
-from grader.errors import GraderError, ServiceError, UsageError
+from grader.errors import GraderError, PublishError, ServiceError, UsageError
 from grader.report import REPORTERS, render
 from grader.targets import display_path as _label
 from grader.services import ServiceOptions
@@ -84,6 +84,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _debug_trace(ctx)
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_UNGRADED)
+        except PublishError as exc:  # the course failed its checks, as `grade validate` fails
+            _debug_trace(ctx)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_FAILED)
         except GraderError as exc:
             _debug_trace(ctx)
             click.echo(f"Error: {exc}", err=True)
@@ -694,6 +698,57 @@ def gradebook_report(out: Path, gradebook_path: Path, course: Path | None) -> No
     with Gradebook(gradebook_path, create=False) as book:
         page = html.render(book.attempts(latest=True), [e.slug for e in _course_exercises(course)])
     _emit(page, out)
+
+
+@cli.group("publish")
+def publish_group() -> None:
+    """(instructors) Build what learners and autograders receive, from the one course.
+
+    \b
+    grade publish learner OUT [SLUG...]         a folder (and OUT.zip) learners work in
+    grade publish gradescope OUT.zip [SLUG...]  Gradescope's autograder
+    grade publish classroom OUT [SLUG...]       a GitHub Classroom template repository
+
+    The course is validated first, as `grade validate` does, and nothing is published when it fails.
+    Visible checks travel to learners; hidden ones (and after_due_date, after_published) only to the
+    autograder. No bundle holds solutions/: what checks need of it is computed when publishing.
+    """
+
+
+def _publish(kind: str, out: Path, slugs: tuple[str, ...], course: Path | None, mysql_url: str | None,
+             aws_endpoint: str | None, services_mode: str) -> None:
+    from grader.publish import PUBLISHERS, make_plan
+    from grader.runner import ServicePool
+
+    root = catalog.find_root(course=course)
+    click.echo(f"Validating {_label(root)} ...", err=True)
+    with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
+        plan = make_plan(root, slugs, pool)
+    for written in PUBLISHERS[kind](plan, out):
+        click.echo(f"wrote {_label(written)}")
+
+
+def _publish_command(kind: str, out_help: str, example: str) -> None:
+    @publish_group.command(kind, help=f"{out_help}\n\nExample: {example}")
+    @click.argument("out", type=click.Path(path_type=Path))
+    @click.argument("slugs", nargs=-1)
+    @course_options
+    @service_options
+    @handle_errors
+    def command(out: Path, slugs: tuple[str, ...], course: Path | None, mysql_url: str | None,
+                aws_endpoint: str | None, services_mode: str) -> None:
+        _publish(kind, out, slugs, course, mysql_url, aws_endpoint, services_mode)
+
+
+_publish_command("learner", "The folder OUT (and OUT.zip) a learner works in: the exercises, the visible checks "
+                 "and what they need, the grader and a pyproject.toml that installs it (`pip install .`).",
+                 "grade publish learner dist/course")
+_publish_command("gradescope", "Gradescope's autograder OUT.zip: setup.sh and run_autograder at its root, every "
+                 "check; a submission may be the exercise folders or their files side by side.",
+                 "grade publish gradescope dist/sql_joins.zip sql_joins")
+_publish_command("classroom", "A GitHub Classroom template repository in OUT: the learner bundle and "
+                 ".github/workflows/classroom.yml, one command-grader step per exercise.",
+                 "grade publish classroom dist/classroom")
 
 
 def main() -> None:

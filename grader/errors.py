@@ -32,3 +32,7 @@ class SandboxUnavailable(SandboxError):
 
 class UnsupportedOnBackend(ServiceError):
     """The backend cannot do what a hidden test asked (e.g. simulate Kinesis lag on an external endpoint)."""
+
+
+class PublishError(GraderError):
+    """The course cannot be published as asked (it does not validate, or a check cannot be split)."""

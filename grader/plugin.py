@@ -1,10 +1,11 @@
 """The pytest plugin hidden tests use: markers, fixtures, and the collector of TestResults.
 
 Markers: points(n), visibility(name), hint(text, ...) (tiers: a nudge first, more on each request),
-reads(file, ...) (the learner files a check reads). Fixtures: submission, workspace, exercise, sql,
-aws, probe. The runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a
-plugin object; the session turns each test's phases into one TestResult, and each test left out of
-the grade (by `-k` or a file target) into a TestResult with status not_run.
+reads(file, ...) (the learner files a check reads); markers nobody registered stop the exercise.
+Fixtures: submission, workspace, exercise, sql, aws, probe, expected. The runner loads this module with
+`-p grader.plugin` and passes a `GradingSession` as a plugin object; the session turns each test's
+phases into one TestResult, and each test left out of the grade (by `-k` or a file target) into a
+TestResult with status not_run.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from grader.sandbox import SubmissionError, SubmissionProxy
 
 if TYPE_CHECKING:
     from grader.catalog import Exercise
+    from grader.expected import Expected
     from grader.sandbox import Sandbox
     from grader.services import Service
 
@@ -149,6 +151,17 @@ def probe(request: pytest.FixtureRequest) -> bool:
     return bool(_observed(request, "probe", _session(request).trial.probe))
 
 
+@pytest.fixture
+def expected(request: pytest.FixtureRequest) -> Expected:
+    """What this check compares against that comes from the reference solution: computed from
+    solutions/ in the course, read from expected/<slug>.json in a published bundle (grader/expected.py)."""
+    from grader.expected import Expected
+
+    grading = _session(request)
+    return Expected(grading.exercise, request.node.nodeid, grading.published_expected(),
+                    grading.services.get("sql"))
+
+
 def _import_failure(sandbox: Sandbox) -> str | None:
     """The message of a learner module that could not be imported, once the sandbox knows it."""
     return getattr(sandbox, "import_error", None) or getattr(sandbox, "_import_error", None)
@@ -267,6 +280,15 @@ class GradingSession:
         self.checks: dict[str, Check] = {}  # every collected test, in collection order
         self.problems: list[str] = []  # hidden tests that could not be collected, markers that are wrong
         self.collected_points = 0.0  # the points of every check collected: what this course can grade
+        self._published: tuple[dict[str, Any] | None] | None = None
+
+    def published_expected(self) -> dict[str, Any] | None:
+        """The exercise's published expected values (a bundle), or None (computed from solutions/)."""
+        if self._published is None:
+            from grader.expected import published
+
+            self._published = (published(self.exercise),)
+        return self._published[0]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:

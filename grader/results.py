@@ -62,7 +62,7 @@ class Result:
     @property
     def max_score(self) -> float:
         if not self.tests:
-            return self.points
+            return max(self.points - self.held_back, 0) if self.held_back else self.points
         return round(sum(t.max_score for t in self.tests), 4)
 
     @property

@@ -73,7 +73,8 @@ def test_export_per_student_reports(gradebook: Path, course_root: Path, tmp_path
     ann = json.loads((out / "ann" / "results.json").read_text())
     assert ann["score"] == 8.0 and len(ann["tests"]) == 5
     eve = json.loads((out / "eve" / "results.json").read_text())
-    assert eve["output"] == "log_parsing: its worker died"
+    assert "```\nlog_parsing: its worker died\n```" in eve["output"]  # Markdown: the reason in a code block
+    assert eve["tests"][-1]["name"] == "log_parsing: could not be graded" and eve["tests"][-1]["score"] == 0
     missing = CliRunner().invoke(cli, ["gradebook", "export", "--gradebook", str(gradebook), "--format", "junit"])
     assert missing.exit_code == 2
     assert "--format junit writes one file per student: give the folder with --output" in missing.output

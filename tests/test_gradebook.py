@@ -104,7 +104,7 @@ def test_per_student_exports_use_the_reporters(book: Gradebook, tmp_path: Path) 
     ann = json.loads((tmp_path / "gs/ann/results.json").read_text())
     assert ann["score"] == 4.0
     assert [t["name"] for t in ann["tests"]] == ["logs: check 0", "logs: check 1", "sql: check 0"]
-    assert ann["tests"][1]["output"] == "check 1 wants more\nHint: try harder"
+    assert ann["tests"][1]["output"] == "```\ncheck 1 wants more\n\nHint: try harder\n```"
     export_per_student(book, "json", tmp_path / "js")
     assert json.loads((tmp_path / "js/bob.json").read_text())["score"] == 4.0
     export_per_student(book, "junit", tmp_path / "ju")

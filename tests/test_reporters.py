@@ -72,9 +72,27 @@ def test_gradescope_document() -> None:
     document = json.loads(render(RUN, "gradescope"))
     assert document["score"] == 3 and document["execution_time"] == 1
     assert "could not grade" in document["output"]
+    assert document["output_format"] == document["test_output_format"] == "md"
     failed = document["tests"][1]
-    assert failed["status"] == "failed" and failed["output"].endswith("Hint: Count blank lines too.")
+    assert failed["status"] == "failed" and failed["number"] == "1.2" and failed["tags"] == ["log_parsing"]
+    assert failed["output"] == ("```\nparse_log: 'malformed' is [2], expected line numbers [2, 7]\n\n"
+                                "Hint: Count blank lines too.\n```")  # a code block: nothing read as Markdown
     assert document["tests"][2]["visibility"] == "hidden"
+    ungraded = document["tests"][-1]  # an exercise that could not be graded still counts its points
+    assert ungraded["name"] == "sql_joins: could not be graded" and ungraded["max_score"] == 10
+
+
+def test_gradescope_code_blocks_cannot_be_closed_by_feedback() -> None:
+    from grader.report.gradescope import fenced
+
+    assert fenced("a ``` b") == "````\na ``` b\n````"
+
+
+def test_text_says_what_the_autograder_holds_back() -> None:
+    result = Result(exercise="sql_joins", title="Joins", submission="exercises/sql_joins", backend="sqlite",
+                    tests=(TestResult("q1", Status.PASSED, 1, 1),), points=20, held_back=9)
+    assert "9 more points are checked when you submit." in render(Run(results=(result,)), "text")
+    assert "more points" not in render(RUN, "text")
 
 
 def test_text_hides_hidden_feedback() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from grader.services.sql import QueryResult, SqlError, SqlInstance, parse_select
 
@@ -162,12 +162,15 @@ def check_query(
     sql: SqlRunner,
     instances: Sequence[SqlInstance],
     learner_sql: str,
-    reference_sql: str,
+    reference: str | Callable[[SqlInstance], QueryResult],
     question: QueryCheck,
     *,
     timeout: float,
 ) -> str | None:
-    """Grade one question on every instance (public first); the feedback for the first problem, or None."""
+    """Grade one question on every instance (public first); the feedback for the first problem, or None.
+
+    `reference` is the reference query's text, or what gives its result on an instance (the `expected`
+    fixture's `expected.sql`, which a published bundle reads instead of running the solution)."""
     try:
         flagged = hard_coded(learner_sql, filename=question.filename)
     except SqlError as exc:
@@ -175,7 +178,10 @@ def check_query(
     if flagged:
         return flagged
     for instance in sorted(instances, key=lambda i: not i.public):
-        expected = reference_result(sql, instance, reference_sql, filename=question.filename)
+        if callable(reference):
+            expected = reference(instance)
+        else:
+            expected = reference_result(sql, instance, reference, filename=question.filename)
         try:
             actual = sql.query(instance, learner_sql, timeout=timeout, filename=question.filename)
         except SqlError as exc:

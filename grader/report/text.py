@@ -166,7 +166,10 @@ def _exercise(console: Console, result: Result, verbose: bool, hints: bool) -> N
     score = f"{result.score:g}/{result.max_score:g} points"
     if not result.complete:
         score += f", {result.not_run:g} of them not run"
-    console.print(f"[{colour}]{result.exercise}: {score}[/] [dim]({escape(about)})[/]\n")
+    console.print(f"[{colour}]{result.exercise}: {score}[/] [dim]({escape(about)})[/]")
+    if result.held_back > 0:
+        console.print(f"{result.held_back:g} more points are checked when you submit.")
+    console.print()
 
 
 def write(run: Run, console: Console, *, verbose: bool = False, hints: bool = False, next_step: str = "") -> None:

@@ -102,6 +102,7 @@ def test_lossless(sql, exercise, workspace: Path) -> None:
 
 
 @pytest.mark.points(2)
+@pytest.mark.visibility("hidden")
 @pytest.mark.hint("Two customers can share a name; one customer can buy the same product twice.")
 def test_works_on_hidden_tables(sql, exercise, workspace: Path, probe: bool) -> None:
     """the same script works on hidden orders_obt tables"""
