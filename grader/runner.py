@@ -11,7 +11,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -33,11 +33,35 @@ def version() -> str:
 
 
 class ServicePool:
-    """The services of one `grade` process: each started on first need, reused, stopped at the end."""
+    """The services of one `grade` process: each started on first need, reused, stopped at the end.
 
-    def __init__(self, options: ServiceOptions | None = None) -> None:
+    With `spare_workers` (watch mode, batch workers: a process that grades again and again) the pool
+    also keeps, per exercise, a sandbox worker started ahead of its submission, so the next grade
+    finds the interpreter loaded and boto3 warm. A spare has never run learner code: every
+    submission still gets a sandbox of its own."""
+
+    def __init__(self, options: ServiceOptions | None = None, *, spare_workers: bool = False) -> None:
         self.options = options or ServiceOptions()
+        self.spare_workers = spare_workers
         self._running: dict[str, Service] = {}
+        self._spares: dict[str, tuple[str, Sandbox]] = {}  # slug -> (the settings it was made with, sandbox)
+
+    def sandbox(self, exercise: Exercise, **settings: Any) -> Sandbox:
+        """A started sandbox for one grade of `exercise`, ready for `load()`; made with `settings`."""
+        if not self.spare_workers:
+            return Sandbox(None, None, **settings)
+        key = repr(sorted(settings.items()))
+        made, spare = self._spares.pop(exercise.slug, ("", None))
+        if spare is not None and (made != key or not spare.alive):
+            spare.close()
+            spare = None
+        if spare is None:
+            spare = Sandbox(None, None, **settings)
+            spare.start()
+        following = Sandbox(None, None, **settings)
+        following.start()  # its start-up overlaps with this grade
+        self._spares[exercise.slug] = (key, following)
+        return spare
 
     def get(self, name: str) -> Service:
         if name not in self._running:
@@ -70,6 +94,9 @@ class ServicePool:
                 raise ServiceError(f"the {name} service stopped answering: {exc}") from exc
 
     def close(self) -> None:
+        for _, spare in self._spares.values():
+            spare.close()
+        self._spares.clear()
         for service in reversed(list(self._running.values())):
             with contextlib.suppress(Exception):
                 service.stop()
@@ -229,11 +256,10 @@ def grade(
         workspace.mkdir(exist_ok=True)
         sandbox = None
         if exercise.module:
-            sandbox = Sandbox(workspace, exercise.module, timeout=exercise.timeout, env=env, channels=channels,
-                              memory_mb=exercise.memory_mb, display_dir=label, warm=exercise.warm_clients,
-                              hidden=hidden_paths(exercise),
-                              level=level)
-            sandbox.start()  # the import runs while pytest collects
+            sandbox = pool.sandbox(exercise, timeout=exercise.timeout, env=env, channels=channels,
+                                   memory_mb=exercise.memory_mb, warm=tuple(exercise.warm_clients),
+                                   hidden=tuple(hidden_paths(exercise)), level=level)
+            sandbox.load(workspace, exercise.module, display_dir=label)  # imports while pytest collects
         session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []

@@ -189,7 +189,7 @@ def watch(exercises: list[Exercise], workspace: Path, options: ServiceOptions, c
           *, start: str | None = None) -> int:
     """Run `grade watch`; the exit code (0 when done or quit)."""
     keys = sys.stdin is not None and sys.stdin.isatty()
-    with ServicePool(options) as pool:
+    with ServicePool(options, spare_workers=True) as pool:
         try:
             return Watch(exercises, workspace, pool, console, start=start, keys=keys).run()
         except KeyboardInterrupt:

@@ -251,3 +251,40 @@ def test_an_interpreter_below_tmp_stays_visible(level: Level, monkeypatch: pytes
     argv = jail.Jail("bwrap", learner_dir=None, scratch=None).argv(["python"])
     tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
     assert argv.index("/tmp/clone/.venv") > tmpfs and argv.index("/opt/python") > tmpfs
+
+
+def test_a_worker_started_ahead_imports_its_submission_when_loaded(level: Level, tmp_path: Path) -> None:
+    folder = tmp_path / "learner"
+    folder.mkdir()
+    (folder / "mod.py").write_text("import os\ndef files():\n    return sorted(os.listdir(os.path.dirname(__file__)))\n")
+    with Sandbox(None, None, timeout=5, level=level) as box:
+        assert box.alive and box.module is None
+        box.load(folder, "mod", display_dir="exercises/demo")
+        assert call(box, "files") == ["mod.py"]
+    with Sandbox(None, None, timeout=5, level=level) as box:
+        box.load(tmp_path / "nowhere", "mod", display_dir="exercises/demo")
+        with pytest.raises(SubmissionError, match="exercises/demo/mod.py was not found"):
+            call(box, "files")
+
+
+def test_spare_workers_serve_one_submission_each(level: Level, make_course, monkeypatch, tmp_path: Path) -> None:
+    """Watch and batch keep a worker started ahead; each grade still gets a sandbox of its own."""
+    from grader.catalog import load_all
+    from grader.runner import ServicePool, grade
+    from grader.sandbox import jail
+
+    monkeypatch.setattr(jail, "detect", lambda: level)
+    monkeypatch.setattr("grader.runner.detect", lambda: level)
+    root = make_course()
+    (exercise,) = load_all(root)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "demo.py").write_text("def double(x):\n    return x\n\ndef echo(t):\n    return t\n")
+    with ServicePool(spare_workers=True) as pool:
+        first = grade(exercise, root / "solutions" / "demo", pool)
+        (_, spare), = pool._spares.values()
+        assert spare.alive and spare.module is None
+        second = grade(exercise, wrong, pool)
+        third = grade(exercise, root / "solutions" / "demo", pool)
+    assert (first.score, second.score, third.score) == (4, 2, 4)  # wrong: double(0) and echo pass
+    assert not spare.alive  # the pool's spares end with it

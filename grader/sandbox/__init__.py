@@ -153,8 +153,8 @@ class Sandbox:
 
     def __init__(
         self,
-        learner_dir: Path,
-        module: str,
+        learner_dir: Path | None,
+        module: str | None,
         *,
         timeout: float,
         env: dict[str, str] | None = None,
@@ -166,8 +166,8 @@ class Sandbox:
         hidden: list[Path] | tuple[Path, ...] = (),
         level: Level | None = None,
     ) -> None:
-        self.learner_dir = Path(learner_dir)
-        self.module = module
+        self.learner_dir = Path(learner_dir or ".")
+        self.module = module  # None: started ahead of its submission, see load()
         self.timeout = timeout
         self.import_timeout = max(timeout, 5.0) + 10.0
         self.env = {**worker_base_env(), **(env or {})}
@@ -190,27 +190,24 @@ class Sandbox:
         self._pidfd = -1  # the sandbox's first process: when it has ended, every process in it has
         self._cgroup: Cgroup | None = None
         self._restarts = 0
+        self._as_nobody = False  # process level, as uid 65534: files copied in later change owner too
         self.failure = ""  # set when the sandbox itself (not learner code) failed
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawn the template worker; returns at once (the import goes on in the background)."""
+        """Spawn the template worker; returns at once (the import goes on in the background).
+
+        A sandbox made without a module is started ahead of its submission: its worker loads the
+        interpreter and warms its clients, then waits for `load()`."""
         if self._proc is not None or self._import_error is not None:
             return
-        source = self.learner_dir / f"{self.module}.py"
-        if not source.is_file() or source.is_symlink():
-            self._import_error = (
-                f"{self.display_dir}/{self.module}.py was not found. Create it (start from the stub "
-                "the exercise gave you) and grade again."
-            )
+        if self.module is not None and not self._found():
             return
         self._scratch = tempfile.mkdtemp(prefix="grader-worker-")
         learner_copy = Path(self._scratch) / "submission"
-        try:
-            snapshot(self.learner_dir, learner_copy)
-        except SubmissionError as exc:
-            self._import_error = str(exc)
+        learner_copy.mkdir()
+        if self.module is not None and not self._copy_in():
             return
         ours, theirs = socket.socketpair()
         config: dict[str, Any] = {
@@ -233,6 +230,60 @@ class Sandbox:
             self._fail(f"the sandbox could not start: {exc}")
         theirs.close()
         self._ctrl = ours
+
+    def _found(self) -> bool:
+        """Whether the learner's module file is there; else the import error that says so."""
+        source = self.learner_dir / f"{self.module}.py"
+        if source.is_file() and not source.is_symlink():
+            return True
+        self._import_error = (
+            f"{self.display_dir}/{self.module}.py was not found. Create it (start from the stub "
+            "the exercise gave you) and grade again."
+        )
+        return False
+
+    def _copy_in(self) -> bool:
+        """Copy the submission into the worker's folder; False (an import error set) when refused."""
+        learner_copy = Path(self._scratch or "") / "submission"
+        try:
+            snapshot(self.learner_dir, learner_copy)
+        except SubmissionError as exc:
+            self._import_error = str(exc)
+            return False
+        if self._as_nobody:
+            for path in (learner_copy, *learner_copy.rglob("*")):
+                os.chown(path, NOBODY, NOBODY)
+        return True
+
+    def load(self, learner_dir: Path, module: str, *, display_dir: str = "") -> None:
+        """Hand a worker started ahead of its submission the learner's files, and import them."""
+        if self.module is not None:
+            raise RuntimeError("this sandbox already holds a submission")
+        self.learner_dir, self.module = Path(learner_dir), module
+        self.display_dir = display_dir or str(learner_dir)
+        if self._proc is None or not self.alive:
+            self.close()
+            self._proc, self._ready = None, False
+            self.start()
+            return
+        if not self._found() or not self._copy_in():
+            self._kill_template()
+            return
+        if self._ctrl is not None:
+            try:
+                _worker.send(self._ctrl, {"op": "load", "module": module})
+            except OSError:
+                pass  # the worker is gone: _wait_ready says how it ended
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is still running (a spare may have been ended meanwhile)."""
+        return self._proc is not None and self._proc.poll() is None and self._ctrl is not None
+
+    @property
+    def import_error(self) -> str | None:
+        """Why the learner's module could not be imported (the same message for every check), if so."""
+        return self._import_error
 
     def _spawn_jailed(self, config: dict[str, Any], learner_copy: Path,
                       theirs: socket.socket) -> subprocess.Popen[bytes]:
@@ -258,7 +309,7 @@ class Sandbox:
         jail = Jail(self.level.bwrap, learner_dir=learner_copy, scratch=scratch, sockets=sockets,
                     hidden=self.hidden, env=env)
         info_read, info_write = os.pipe()
-        command = [sys.executable, "-I", str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
+        command = [sys.executable, "-I", "-B", str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
         argv = jail.argv(command)
         argv[1:1] = ["--info-fd", str(info_write)]
         if self._cgroup is not None:
@@ -282,13 +333,14 @@ class Sandbox:
         env = {**self.env, "HOME": str(work), "TMPDIR": str(work)}
         kwargs: dict[str, Any] = {}
         if _can_drop_privileges():
+            self._as_nobody = True
             for path in (Path(self._scratch or ""), learner_copy, work, *learner_copy.rglob("*")):
                 os.chown(path, NOBODY, NOBODY)
             kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         else:
             config["nproc"] = 0  # RLIMIT_NPROC counts every process of the user: only for a uid of its own
         return subprocess.Popen(
-            [sys.executable, "-I", str(WORKER), json.dumps(config)],
+            [sys.executable, "-I", "-B", str(WORKER), json.dumps(config)],
             pass_fds=[theirs.fileno()], env=env, cwd=work, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **kwargs,
         )

@@ -252,6 +252,15 @@ def main() -> None:
     _quiet_standard_streams()
     relay = _forward(config)
     _set_limits(config)
+    _warm(config.get("warm") or [])
+    if not config.get("module"):  # started ahead of its submission: wait to be told which module
+        try:
+            request = recv(ctrl, limit=4096)
+        except (OSError, ValueError):
+            return
+        if not isinstance(request, dict) or request.get("op") != "load":
+            return
+        config["module"] = str(request["module"])
     sys.path.insert(0, learner_dir)
     sys.argv = [os.path.join(learner_dir, config["module"] + ".py")]
     printed = _Captured()
@@ -269,8 +278,6 @@ def main() -> None:
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     status["printed"] = printed.getvalue()
-    if status["ready"]:
-        _warm(config.get("warm") or [])
     send(ctrl, status)
     if not status["ready"]:
         return
@@ -323,7 +330,8 @@ def main() -> None:
 
 
 def _warm(services: list[str]) -> None:
-    """Load boto3's models for `services` once, so every forked child creates its clients warm."""
+    """Load boto3's models for `services` once, before the learner's module, so every forked child
+    creates its clients warm (and a worker started ahead of its submission has done it already)."""
     if not services:
         return
     try:
