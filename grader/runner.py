@@ -5,7 +5,6 @@ import contextlib
 import dataclasses
 import io
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from grader import services as service_registry
 from grader.catalog import Exercise
 from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
 from grader.plugin import Check, GradingSession, Trial
-from grader.results import Result, Run, Status
+from grader.results import Result, Run, Status, TestResult
 from grader.sandbox import NAMESPACES, Sandbox, SubmissionError, detect, snapshot
 from grader.services import Service, ServiceOptions
 from grader.targets import Target, display_path
@@ -246,13 +245,11 @@ def grade(
         # the graded copy: regular files only, so a link to the reference answer is never read as the
         # learner's, and nothing can change the files while the checks read them
         workspace = Path(scratch) / "submission"
-        refused = ""
         if learner_dir.is_dir():
             try:
                 snapshot(learner_dir, workspace)
-            except SubmissionError as exc:
-                refused = str(exc)
-                shutil.rmtree(workspace)
+            except SubmissionError as exc:  # too many files or bytes: every check fails with the reason
+                return refused_result(exercise, label, str(exc), backend, level.name, started)
         workspace.mkdir(exist_ok=True)
         sandbox = None
         if exercise.module:
@@ -272,8 +269,6 @@ def grade(
     error, ungraded = "", False
     if sandbox is not None and sandbox.failure:
         error, ungraded = f"could not grade: {sandbox.failure}", True
-    elif refused:
-        error = refused
     elif session.problems:
         error = "the hidden tests could not be loaded: " + "; ".join(session.problems)
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED and not session.results:
@@ -282,7 +277,7 @@ def grade(
         pass  # every check was left out by -k or a file target: all of them are reported as not run
     elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         error = f"pytest stopped with exit code {int(code)}"
-    if error and not ungraded and not refused:  # the course's checks could not run: never the learner's failure
+    if error and not ungraded:  # the course's checks could not run: never the learner's failure
         error, ungraded = f"{error}. {COURSE_FAULT}", True
     held_back = round(exercise.points - session.collected_points, 4) if not error else 0.0
     return Result(
@@ -299,6 +294,17 @@ def grade(
         sandbox=level.name,
         held_back=max(held_back, 0.0),
     )
+
+
+def refused_result(exercise: Exercise, label: str, reason: str, backend: str, sandbox: str,
+                   started: float) -> Result:
+    """A submission the grader will not take (a folder too large): graded, every check failed with the reason."""
+    tests = tuple(TestResult(name=check.name, status=Status.FAILED, score=0.0, max_score=check.points,
+                             output=reason, visibility=check.visibility, nodeid=check.nodeid)
+                  for check in collect(exercise))
+    return Result(exercise=exercise.slug, title=exercise.title, submission=label, backend=backend, tests=tests,
+                  duration=round(time.monotonic() - started, 3), version=version(), points=exercise.points,
+                  sandbox=sandbox)
 
 
 def check_keyword(expression: str) -> None:

@@ -568,3 +568,17 @@ def test_a_forged_reply_on_the_graders_socket_is_refused(course: Path, pool: Ser
     result = attack(course, pool, tmp_path, source)
     assert_contained(result)
     assert "malformed reply" in check(result, "steal the answer")[1]
+
+
+def test_a_submission_too_large_to_take_fails_every_check_with_the_reason(course: Path, pool: ServicePool,
+                                                                        tmp_path: Path) -> None:
+    learner = tmp_path / "submission" / "vault"
+    learner.mkdir(parents=True)
+    (learner / "attack.py").write_text("def ok():\n    return 1\n")
+    for index in range(600):
+        (learner / f"junk{index}.txt").write_text("x")
+    (exercise,) = [e for e in load_all(course) if e.slug == "vault"]
+    result = grade(exercise, learner, pool)
+    assert not result.error and not result.ungraded and result.score == 0
+    assert [t.status for t in result.tests] == [Status.FAILED, Status.FAILED]
+    assert all("more than 500 files or 32 MB" in t.output for t in result.tests)
