@@ -111,6 +111,7 @@ class ExerciseProgress:
     graded_at: str = ""
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> status, score, max_score
     hints_shown: dict[str, int] = field(default_factory=dict)  # check name -> tiers shown
+    held_back: float = 0.0  # points only the autograder checks (a learner bundle holds no hidden checks)
 
     @property
     def state(self) -> str:
@@ -164,6 +165,7 @@ class Progress:
             elif test.name not in entry.checks:
                 entry.checks[test.name] = {"status": "not_run", "score": 0.0, "max_score": test.max_score}
         entry.max_score = result.max_score
+        entry.held_back = result.held_back
         entry.last = round(sum(c["score"] for c in entry.checks.values()), 4)
         entry.best = max(entry.best, entry.last)
         entry.runs += 1
@@ -218,7 +220,7 @@ def status_rows(exercises: list[Exercise], progress: Progress, workspace: Path) 
     for exercise in exercises:
         entry = progress.get(exercise.slug)
         if entry.state == DONE:
-            step = ""
+            step = f"{entry.held_back:g} more points are checked when you submit" if entry.held_back else ""
         elif entry.state == STARTED:
             failing = entry.failing()
             step = f"grade run {exercise.slug}" + (f" (fix: {failing[0]})" if failing else "")

@@ -58,3 +58,19 @@ def test_write_atomic_keeps_permissions(tmp_path: Path) -> None:
     path.chmod(0o640)
     write_atomic(path, "new")
     assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o640
+
+
+def test_points_held_back_for_the_autograder_are_said_in_status(tmp_path: Path) -> None:
+    """A learner bundle holds only the visible checks: done here, and the rest is checked on submission."""
+    from grader.catalog import Exercise
+    from grader.progress import status_rows
+
+    progress = Progress(tmp_path / "progress.json")
+    progress.record(Result(exercise="demo", title="Demo", submission="exercises/demo", backend="python",
+                           tests=(TestResult("a", Status.PASSED, 11, 11),), points=20, held_back=9))
+    entry = progress.get("demo")
+    assert (entry.best, entry.max_score, entry.held_back, entry.state) == (11, 11, 9, DONE)
+    exercise = Exercise(slug="demo", title="Demo", summary="", order=1, points=20, files=("demo.py",),
+                        module="demo", services=(), timeout=5, root=tmp_path)
+    (row,) = status_rows([exercise], progress, tmp_path)
+    assert row.next == "9 more points are checked when you submit"
