@@ -214,7 +214,7 @@ def test_the_learner_cannot_read_the_template() -> None:
 def test_a_run_that_died_without_stop_is_cleaned_up_by_a_later_run_and_a_live_one_is_not(
     obt: PrivateCopy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import grader.services.sql as sql_module
+    import grader.services.sql.mysql as sql_mysql
 
     live, dead = SqlService(MYSQL_URL), SqlService(MYSQL_URL)
     for service in (live, dead):
@@ -223,7 +223,7 @@ def test_a_run_that_died_without_stop_is_cleaned_up_by_a_later_run_and_a_live_on
     dead_run = dead._impl.run_id
     for conn in (dead._impl._admin, *dead._impl._copiers):  # the process is killed: its connections close
         conn.close()
-    monkeypatch.setattr(sql_module, "ORPHAN_AGE", 0)
+    monkeypatch.setattr(sql_mysql, "ORPHAN_AGE", 0)
     later = SqlService(MYSQL_URL)
     later.start()
     try:

@@ -1,0 +1,111 @@
+"""The sql service: learner SQL (MySQL dialect) run against hidden instances, on SQLite or MySQL.
+
+SQLite is the default: learner SQL is parsed and transpiled by sqlglot (with a dialect subclass for
+MySQL date functions sqlglot renders differently), run on a copy of the instance held in memory,
+behind an authorizer and a progress-handler deadline. With a MySQL URL the grader makes its own
+databases and a SELECT-only user per run, and drops them when it stops. A run's database is copied
+server-side from a template database the server keeps per instance (grader_tpl_*), built once under
+a lock, so rows cross the wire only the first time an instance is graded on that server.
+
+Learner SQL runs in the trusted process, so it is bounded before and while it runs: the text (size,
+statements, nesting), SQLite itself (`Connection.setlimit`, a heap limit with temporary b-trees held
+in memory so that they count against it), the time of a query and of a whole script, and the rows and
+bytes of a result, which are fetched a batch at a time (on MySQL through an unbuffered cursor) and
+stop at the cap. Going over a limit is a graded failure with a message for the learner (`OverLimit`).
+
+One module per concern: `policy` (parsing learner SQL, what is refused, the limits, the errors),
+`dialect` (MySQL on SQLite), `sqlite` (the embedded backend), `mysql` (the MySQL backend and its
+templates). This module holds the service and re-exports the names the grader, hidden tests and
+fixtures import from `grader.services.sql`. Tunable constants (ORPHAN_AGE, COPY_WORKERS, ...) are
+not re-exported: a test that changes one patches the module that reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from grader.services import ServiceOptions
+from grader.services.cache import cache_dir
+from grader.services.sql.dialect import MySQLOnSQLite, to_sqlite
+from grader.services.sql.mysql import (
+    LEARNER_SQL_MODE, MARIADB_SQL_MODE, TEMPLATE_MARKER, MysqlBackend, MysqlSession, MysqlUrl, TemplateDamaged,
+    copy_groups, drop_templates, mysql_load, template_name,
+)
+from grader.services.sql.policy import (
+    CHECKING, FORBIDDEN_FUNCTIONS, FORBIDDEN_WORDS, MAX_NESTING, MAX_RESULT_BYTES, MAX_ROWS, MAX_SQL_BYTES,
+    MAX_STATEMENTS, EmptyQuery, NotAllowed, OverLimit, QueryFailed, QueryResult, QueryTimeout, SqlError, SqlInstance,
+    Statement, UnsupportedFunction, parse_learner_sql, parse_select, portable, read_learner_sql, split_statements,
+)
+from grader.services.sql.sqlite import (
+    MYSQL_HINT, SQLITE_HEAP_LIMIT, SQLITE_LIMITS, SqliteBackend, SqliteSession, load_sqlite, protect_sqlite,
+    sqlite_bytes, sqlite_file,
+)
+
+__all__ = [
+    "CHECKING", "DEFAULT_TIMEOUT", "FORBIDDEN_FUNCTIONS", "FORBIDDEN_WORDS", "LEARNER_SQL_MODE", "MARIADB_SQL_MODE",
+    "MAX_NESTING", "MAX_RESULT_BYTES", "MAX_ROWS", "MAX_SQL_BYTES", "MAX_STATEMENTS", "MYSQL_HINT", "SQLITE_HEAP_LIMIT",
+    "SQLITE_LIMITS", "TEMPLATE_MARKER", "EmptyQuery", "MySQLOnSQLite", "MysqlBackend", "MysqlSession", "MysqlUrl",
+    "NotAllowed", "OverLimit", "QueryFailed", "QueryResult", "QueryTimeout", "SqlError", "SqlInstance", "SqlService",
+    "SqliteBackend", "SqliteSession", "Statement", "TemplateDamaged", "UnsupportedFunction", "cache_dir",
+    "copy_groups", "drop_templates", "load_sqlite", "make_service", "mysql_load", "parse_learner_sql", "parse_select",
+    "portable", "protect_sqlite", "read_learner_sql", "split_statements", "sqlite_bytes", "sqlite_file",
+    "template_name", "to_sqlite",
+]
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass
+class SqlService:
+    """The run's SQL backend: `query` runs one learner SELECT, `session` gives a writable copy."""
+
+    url: str | None = None
+    name: str = "sql"
+    _impl: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._impl = MysqlBackend(self.url) if self.url else SqliteBackend()
+
+    @property
+    def backend(self) -> str:
+        return self._impl.backend
+
+    def start(self) -> None:
+        self._impl.start()
+
+    def stop(self) -> None:
+        self._impl.stop()
+
+    def reset(self) -> None:
+        return None
+
+    def check(self) -> None:
+        """Raise ServiceError when the backend no longer answers (an embedded SQLite always does)."""
+        probe = getattr(self._impl, "check", None)
+        if probe is not None:
+            probe()
+
+    def worker_env(self) -> dict[str, str]:
+        return {}
+
+    def query(self, instance: SqlInstance, text: str, *, timeout: float = DEFAULT_TIMEOUT, filename: str = "query.sql") -> QueryResult:
+        """Run one learner SELECT (MySQL dialect) on `instance`; raises SqlError with a learner message."""
+        return self._impl.query(instance, text, timeout=timeout, filename=filename)
+
+    def reference(self, instance: SqlInstance, text: str, *, filename: str = "reference.sql") -> QueryResult:
+        """Run a reference query; a failure here is a defect of the exercise, not of the learner."""
+        try:
+            return self._impl.query(instance, text, timeout=60.0, filename=filename)
+        except SqlError as exc:
+            raise RuntimeError(f"the reference query {filename} failed: {exc}") from None
+
+    def session(self, instance: SqlInstance, *, timeout: float = DEFAULT_TIMEOUT, protected: Sequence[str] = ()) -> contextlib.AbstractContextManager[Any]:
+        """A private writable copy of `instance` (foreign keys enforced) for SQL that creates and fills tables."""
+        return self._impl.session(instance, timeout=timeout, protected=protected)
+
+
+def make_service(options: ServiceOptions) -> SqlService:
+    """The sql service for these options: MySQL when a URL is given, else embedded SQLite."""
+    return SqlService(options.mysql_url or None)
