@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import GRADE, ROOT, report, wall
+from timing import GRADE, ROOT, alternating, load_average, report, wall
 
 sys.path.insert(0, str(ROOT))
 
@@ -61,15 +61,16 @@ def main() -> None:
     report("namespaces: start + first call", in_process(here, args.repeat)[0], floor)
     child_floor = report("process level: one more test's child", base_child)
     report("namespaces: one more test's child", in_process(here, args.repeat)[1], child_floor)
-    print("== whole grades (solutions)")
+    print("== whole grades (solutions); the two levels alternate, so both see the same machine")
     floor = report('floor: python -c "import pytest"', wall([sys.executable, "-c", "import pytest"], args.repeat)[0])
     for slug in args.exercises:
         command = [GRADE, "run", slug, "--path", "solutions"]
-        plain_times, code = wall(command, args.repeat, env={**os.environ, "GRADER_SANDBOX": "process"})
-        plain_median = report(f"{slug}, process level", plain_times, floor, code)
-        jailed, code = wall(command, args.repeat, env={k: v for k, v in os.environ.items() if k != "GRADER_SANDBOX"})
-        median = report(f"{slug}, namespaces", jailed, floor, code)
-        print(f"{'':<52} namespaces / process: {median / plain_median:.2f}")
+        runs = alternating({
+            "process": (command, {**os.environ, "GRADER_SANDBOX": "process"}),
+            "namespaces": (command, {k: v for k, v in os.environ.items() if k != "GRADER_SANDBOX"}),
+        }, args.repeat)
+        medians = {level: report(f"{slug}, {level}", walls, floor, code) for level, (walls, _, code) in runs.items()}
+        print(f"{'':<52} namespaces / process: {medians['namespaces'] / medians['process']:.2f}  (load {load_average()})")
     print(f"(medians of {args.repeat}; {statistics.median(base_child) * 1000:.1f} ms per child at process level)")
 
 

@@ -1,6 +1,8 @@
 """Shared timing for the benchmarks: whole processes, medians, ratios to a floor from the same run."""
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,3 +33,33 @@ def report(label: str, times: list[float], floor: float | None = None, code: int
     exit_code = f"  (exit {code})" if code is not None else ""
     print(f"{label:<52} median {median * 1000:7.0f} ms  min {min(times) * 1000:7.0f} ms{ratio}{exit_code}")
     return median
+
+
+def alternating(commands: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
+                ) -> dict[str, tuple[list[float], list[float], int]]:
+    """Run each named command in turn, `repeat` rounds, after one warm-up round.
+
+    Alternating removes the drift of a machine whose load changes during the run (the first command
+    would otherwise see a quieter machine than the last). Returns, per name: wall seconds, CPU
+    seconds (user + system of the whole process tree, which the load of other programs barely
+    changes), and the last exit code.
+    """
+    out: dict[str, tuple[list[float], list[float], int]] = {name: ([], [], 0) for name in commands}
+    for round_ in range(repeat + 1):
+        for name, (command, env) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            code = subprocess.run(command, cwd=ROOT, capture_output=True, check=False, env=env).returncode
+            elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if round_:  # round 0 warms caches
+                walls, cpus, _ = out[name]
+                walls.append(elapsed)
+                cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+                out[name] = (walls, cpus, code)
+    return out
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average, to print beside every number."""
+    return f"{os.getloadavg()[0]:.2f}"
