@@ -20,13 +20,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KNOWN_SERVICES = ("sql", "aws")
+KNOWN_SERVICES = ("sql", "aws", "learner_db")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 1024
 REQUIRED_KEYS = ("title", "points", "files")
 #: every key exercise.toml may hold; exercise-specific settings go in the [config] table
 KNOWN_KEYS = (*REQUIRED_KEYS, "summary", "order", "module", "services", "timeout", "warm_clients", "memory_mb",
-              "config")
+              "support", "config")
 #: where a course keeps each exercise's tests: the instructor's source and an autograder bundle hold
 #: every check in tests/hidden/, a learner bundle only the visible ones in tests/visible/
 TEST_FOLDERS = ("hidden", "visible")
@@ -49,6 +49,7 @@ class Exercise:
     config: dict[str, Any] = field(default_factory=dict, compare=False)  # the [config] table
     warm_clients: tuple[str, ...] = ()
     memory_mb: int = DEFAULT_MEMORY_MB
+    support: tuple[str, ...] = ()  # files learners use but do not edit: always graded as the course ships them
     error: str = ""  # why this exercise cannot be graded (a mistake of the course), "" when it can
 
     @property
@@ -135,6 +136,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "timeout": (_positive, "a number of seconds above 0"),
     "warm_clients": (_texts, "a list of boto3 service names, e.g. [\"dynamodb\"]"),
     "memory_mb": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 64, "an integer of at least 64"),
+    "support": (_texts, "a list of file names in exercises/<slug>/ that learners use but do not edit"),
     "config": (lambda v: isinstance(v, dict), "a table: [config]"),
 }
 
@@ -195,6 +197,7 @@ def _load(root: Path, slug: str) -> Exercise:
         config=dict(data.get("config", {})),
         warm_clients=tuple(data.get("warm_clients", ())),
         memory_mb=int(data.get("memory_mb", DEFAULT_MEMORY_MB)),
+        support=tuple(data.get("support", ())),
     )
 
 

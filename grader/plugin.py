@@ -2,7 +2,7 @@
 
 Markers: points(n), visibility(name), hint(text, ...) (tiers: a nudge first, more on each request),
 reads(file, ...) (the learner files a check reads); markers nobody registered stop the exercise.
-Fixtures: submission, workspace, exercise, sql, aws, probe, expected. The runner loads this module with
+Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The runner loads this module with
 `-p grader.plugin` and passes a `GradingSession` as a plugin object; the session turns each test's
 phases into one TestResult, and each test left out of the grade (by `-k` or a file target) into a
 TestResult with status not_run.
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import pytest
 
 from grader.errors import UnsupportedOnBackend
 from grader.results import VISIBILITIES, Status, TestResult, score_for
-from grader.sandbox import SubmissionError, SubmissionProxy
+from grader.sandbox import SubmissionError, SubmissionProxy, WorkerSession
 
 if TYPE_CHECKING:
     from grader.catalog import Exercise
@@ -139,6 +139,35 @@ def submission(request: pytest.FixtureRequest) -> Iterator[SubmissionProxy]:
         worker.close()
 
 
+@pytest.fixture
+def submissions(request: pytest.FixtureRequest) -> Iterator[Callable[[int], list[SubmissionProxy]]]:
+    """`submissions(n)`: n proxies to the learner's module, each on a child of its own, forked at once, so
+    that threads of the check can call them at the same moment (`proxy.pid` is the child's pid)."""
+    grading = _session(request)
+    if grading.sandbox is None:
+        pytest.fail(f"exercise {grading.exercise.slug} has no Python module to call")
+    workers: list[WorkerSession] = []
+
+    def make(count: int) -> list[SubmissionProxy]:
+        failure = _import_failure(grading.sandbox)
+        if failure:
+            raise SubmissionError(failure)
+        made = []
+        for _ in range(count):
+            worker = grading.sandbox.session()
+            workers.append(worker)
+            worker.start()
+            proxy = SubmissionProxy(worker)
+            made.append(_observed(request, "submission", proxy))
+        return made
+
+    try:
+        yield make
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def _observed(request: pytest.FixtureRequest, kind: str, value: Any) -> Any:
     observer = _session(request).trial.observer
     return value if observer is None else observer.watch(kind, value, request.node.nodeid)
@@ -179,6 +208,14 @@ def _service(request: pytest.FixtureRequest, name: str) -> Service:
 def sql(request: pytest.FixtureRequest) -> Service:
     """The run's SQL backend."""
     return _observed(request, "sql", _service(request, "sql"))
+
+
+@pytest.fixture
+def learner_db(request: pytest.FixtureRequest) -> Service:
+    """The database learner code connects to (grader/services/learner_db.py), disarmed before the test."""
+    service = _service(request, "learner_db")
+    service.reset()
+    return _observed(request, "learner_db", service)
 
 
 @pytest.fixture

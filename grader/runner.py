@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -237,10 +238,13 @@ def grade(
     backend = ",".join(s.backend for s in services.values()) or "python"
     env: dict[str, str] = {}
     channels: dict[str, str] = {}
+    folders: dict[str, tuple[str, bool]] = {}
     for service in services.values():
         env.update(service.worker_env())
         if level.name == NAMESPACES and hasattr(service, "worker_channels"):
             channels.update(service.worker_channels())
+        if hasattr(service, "worker_folders"):
+            folders.update(service.worker_folders())
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
         # the graded copy: regular files only, so a link to the reference answer is never read as the
         # learner's, and nothing can change the files while the checks read them
@@ -251,9 +255,13 @@ def grade(
             except SubmissionError as exc:  # too many files or bytes: every check fails with the reason
                 return refused_result(exercise, label, str(exc), backend, level.name, started)
         workspace.mkdir(exist_ok=True)
+        for name in exercise.support:  # the course's copy, whatever the learner's folder holds
+            with contextlib.suppress(OSError):
+                (workspace / name).unlink()
+            shutil.copyfile(exercise.stub_dir / name, workspace / name)
         sandbox = None
         if exercise.module:
-            sandbox = pool.sandbox(exercise, timeout=exercise.timeout, env=env, channels=channels,
+            sandbox = pool.sandbox(exercise, timeout=exercise.timeout, env=env, channels=channels, folders=folders,
                                    memory_mb=exercise.memory_mb, warm=tuple(exercise.warm_clients),
                                    hidden=tuple(hidden_paths(exercise)), level=level)
             sandbox.load(workspace, exercise.module, display_dir=label)  # imports while pytest collects

@@ -32,6 +32,9 @@ def _file_problems(exercise: Exercise) -> list[str]:
         for folder in ("exercises", "solutions"):
             if not (exercise.root / folder / exercise.slug / name).is_file():
                 problems.append(f"{folder}/{exercise.slug}/{name} is listed in exercise.toml but missing")
+    for name in exercise.support:
+        if not (exercise.stub_dir / name).is_file():
+            problems.append(f"exercises/{exercise.slug}/{name} is listed as support in exercise.toml but missing")
     if not any(exercise.tests_dir.glob("test_*.py")):
         problems.append(f"tests/hidden/{exercise.slug}/ has no test_*.py")
     return problems

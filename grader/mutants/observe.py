@@ -73,7 +73,7 @@ class Observations:
         self.by_test.setdefault(test, []).append((what, plain(value)))
 
     def watch(self, kind: str, value: Any, test: str) -> Any:
-        """The fixture object `value` of kind submission, sql or aws, recording what passes through it
+        """The fixture object `value` of kind submission, sql, learner_db or aws, recording what passes through it
         (`probe`: the flag itself, noting that the hidden tests widened their data)."""
         self.by_test.setdefault(test, [])
         if kind == "probe":
@@ -81,6 +81,8 @@ class Observations:
             return value
         if kind == "submission":
             return _Watched(value, lambda what, seen: self.note(test, what, seen), calls="call")
+        if kind == "learner_db":
+            return _Watched(value, lambda what, seen: self.note(test, what, seen))
         if kind == "sql":
             return _WatchedSql(value, lambda what, seen: self.note(test, what, seen))
         if kind == "aws":

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -159,6 +160,7 @@ class Sandbox:
         timeout: float,
         env: dict[str, str] | None = None,
         channels: dict[str, str] | None = None,
+        folders: dict[str, tuple[str, bool]] | None = None,
         memory_mb: int = 1024,
         nproc: int = 64,
         display_dir: str = "",
@@ -172,6 +174,7 @@ class Sandbox:
         self.import_timeout = max(timeout, 5.0) + 10.0
         self.env = {**worker_base_env(), **(env or {})}
         self.channels = dict(channels or {})  # env var naming a service URL -> its Unix socket
+        self.folders = dict(folders or {})  # env var naming a service's folder -> (its path, writable)
         self.memory_mb = memory_mb
         self.nproc = nproc
         self.display_dir = display_dir or str(learner_dir)
@@ -190,6 +193,7 @@ class Sandbox:
         self._pidfd = -1  # the sandbox's first process: when it has ended, every process in it has
         self._cgroup: Cgroup | None = None
         self._restarts = 0
+        self._requests = threading.Lock()  # the template's control socket, shared by concurrent sessions
         self._as_nobody = False  # process level, as uid 65534: files copied in later change owner too
         self.failure = ""  # set when the sandbox itself (not learner code) failed
 
@@ -297,9 +301,16 @@ class Sandbox:
             inside = str(INSIDE / "run" / f"{index}.sock")
             sockets.append((path, inside))
             routes.append((port, inside))
-            # the service is at 127.0.0.1 inside, whatever host it has outside
-            env[name] = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
+            # the service is at 127.0.0.1 inside, whatever host it has outside; credentials stay
+            userinfo = url.netloc.rpartition("@")[0]
+            netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+            env[name] = urllib.parse.urlunsplit(url._replace(netloc=netloc))
             self._redactions = sorted({*self._redactions, (env[name].rstrip("/"), f"${name}")}, reverse=True)
+        folders = []
+        for index, (name, (path, writable)) in enumerate(sorted(self.folders.items())):
+            inside = str(INSIDE / "share" / str(index))
+            folders.append((path, inside, writable))
+            env[name] = inside
         if self.level.cap == "cgroup":
             memory = (self.memory_mb + TMP_MB + WORK_MB) << 20
             self._cgroup = Cgroup.create(pids=self.nproc, memory_bytes=memory)
@@ -307,7 +318,7 @@ class Sandbox:
                       nproc=0 if self.level.cap != "rlimit" else self.nproc)
         env.update(HOME=str(INSIDE / "work"), TMPDIR="/tmp", USER="learner")
         jail = Jail(self.level.bwrap, learner_dir=learner_copy, scratch=scratch, sockets=sockets,
-                    hidden=self.hidden, env=env)
+                    folders=folders, hidden=self.hidden, env=env)
         info_read, info_write = os.pipe()
         command = [sys.executable, "-I", "-B", str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
         argv = jail.argv(command)
@@ -331,10 +342,12 @@ class Sandbox:
         work.mkdir()
         config["learner_dir"] = str(learner_copy)
         env = {**self.env, "HOME": str(work), "TMPDIR": str(work)}
+        env.update({name: path for name, (path, _) in self.folders.items()})
         kwargs: dict[str, Any] = {}
         if _can_drop_privileges():
             self._as_nobody = True
-            for path in (Path(self._scratch or ""), learner_copy, work, *learner_copy.rglob("*")):
+            writable = [Path(path) for path, can_write in self.folders.values() if can_write]
+            for path in (Path(self._scratch or ""), learner_copy, work, *learner_copy.rglob("*"), *writable):
                 os.chown(path, NOBODY, NOBODY)
             kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         else:
@@ -445,14 +458,15 @@ class Sandbox:
 
     def _request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> dict[str, Any] | None:
         """One request to the template and its reply (None when it is gone)."""
-        if self._ctrl is None:
-            return None
-        self._ctrl.settimeout(30)
-        try:
-            socket.send_fds(self._ctrl, [json.dumps(message).encode()], list(fds))
-            reply = _worker.recv(self._ctrl, limit=4096)
-        except (OSError, ValueError):
-            return None
+        with self._requests:
+            if self._ctrl is None:
+                return None
+            self._ctrl.settimeout(30)
+            try:
+                socket.send_fds(self._ctrl, [json.dumps(message).encode()], list(fds))
+                reply = _worker.recv(self._ctrl, limit=4096)
+            except (OSError, ValueError):
+                return None
         return reply if isinstance(reply, dict) else None
 
     def _fork(self) -> tuple[socket.socket, int]:
@@ -555,6 +569,14 @@ class WorkerSession:
         self._conn: socket.socket | None = None
         self._pid = 0
 
+    def start(self) -> int:
+        """Fork this test's child now (else the first call does); its pid as the sandbox sees it.
+
+        Sessions that call at the same time from several threads must each be started first."""
+        if self._conn is None:
+            self._conn, self._pid = self.sandbox._fork()
+        return self._pid
+
     def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         """Call `fn(*args, **kwargs)` in the worker; its JSON result, or SubmissionError."""
         shown = self.sandbox.redact(describe_call(fn, args, kwargs))
@@ -645,6 +667,11 @@ class SubmissionProxy:
 
     def __init__(self, session: WorkerSession) -> None:
         self._session = session
+
+    @property
+    def pid(self) -> int:
+        """The pid of this proxy's child inside the sandbox (0 until it is forked)."""
+        return self._session._pid
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

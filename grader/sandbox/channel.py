@@ -16,9 +16,12 @@ import os
 import selectors
 import socket
 import threading
-from typing import Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 Target = Union[str, Tuple[str, int]]  # a Unix socket path, or a TCP (host, port)
+# makes one inspector per connection: `client(data)` and `server(data)` return the bytes to pass on,
+# or raise ValueError to close the connection (the grader's protocol guards; never used inside the sandbox)
+Inspect = Optional[Callable[[], Any]]
 
 CHUNK = 65536
 HIGH_WATER = 1 << 20  # stop reading a side while this much waits to be written to the other
@@ -53,15 +56,20 @@ def start(routes: list[tuple[int, str]]) -> int:
 
 
 class Bridge:
-    """A Unix socket at `path` relayed to a TCP endpoint, served by a thread of the grader."""
+    """A Unix socket at `path` (or a TCP port of 127.0.0.1, when `path` is a (host, port) pair)
+    relayed to a TCP endpoint, served by a thread of the grader. `inspect` makes one inspector per
+    connection that sees (and may refuse) every byte both ways."""
 
-    def __init__(self, path: str, host: str, port: int) -> None:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path: Target, host: str, port: int, inspect: Inspect = None) -> None:
+        server = socket.socket(socket.AF_UNIX if isinstance(path, str) else socket.AF_INET, socket.SOCK_STREAM)
+        if not isinstance(path, str):
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(path)
         server.listen(128)
         server.setblocking(False)
         self.path = path
-        self._relay = _Relay([(server, (host, port))])
+        self.address = server.getsockname()  # the port a TCP listener was given
+        self._relay = _Relay([(server, (host, port))], inspect)
         self._thread = threading.Thread(target=self._relay.run, name="grader-channel", daemon=True)
         self._thread.start()
 
@@ -74,8 +82,10 @@ class Bridge:
 class _Relay:
     """Copy bytes between accepted connections and their upstream peers, half-closes included."""
 
-    def __init__(self, listeners: list[tuple[socket.socket, Target]]) -> None:
+    def __init__(self, listeners: list[tuple[socket.socket, Target]], inspect: Inspect = None) -> None:
         self.selector = selectors.DefaultSelector()
+        self.inspect = inspect
+        self.guards: dict[socket.socket, Tuple[Any, bool]] = {}  # socket -> (its inspector, it is the client)
         self.peer: dict[socket.socket, socket.socket] = {}
         self.pending: dict[socket.socket, bytearray] = {}  # bytes waiting to be written to the key
         self.events: dict[socket.socket, int] = {}
@@ -124,6 +134,9 @@ class _Relay:
             client.close()
             upstream.close()
             return
+        if self.inspect is not None:
+            guard = self.inspect()
+            self.guards[client], self.guards[upstream] = (guard, True), (guard, False)
         for end, other in ((client, upstream), (upstream, client)):
             end.setblocking(False)
             self.peer[end] = other
@@ -139,10 +152,18 @@ class _Relay:
             return
         except OSError:
             data = b""
+        ended = not data
+        if data and sock in self.guards:
+            guard, is_client = self.guards[sock]
+            try:
+                data = guard.client(data) if is_client else guard.server(data)
+            except ValueError:
+                self._close(sock)
+                return
         if data:
             self.pending[other] += data
             self._flush(other)
-        else:
+        elif ended:
             self.drained.add(sock)
             self._pass_eof(sock)
         for end in (sock, other):
@@ -202,6 +223,7 @@ class _Relay:
                 continue
             del self.peer[end]
             del self.pending[end]
+            self.guards.pop(end, None)
             self.drained.discard(end)
             if self.events.pop(end, 0):
                 self.selector.unregister(end)

@@ -113,12 +113,13 @@ class Jail:
     """The bubblewrap command line of one worker."""
 
     def __init__(self, bwrap: str, *, learner_dir: Path | None, scratch: Path | None,
-                 sockets: Iterable[tuple[str, str]] = (), hidden: Iterable[Path] = (),
-                 env: dict[str, str] | None = None) -> None:
+                 sockets: Iterable[tuple[str, str]] = (), folders: Iterable[tuple[str, str, bool]] = (),
+                 hidden: Iterable[Path] = (), env: dict[str, str] | None = None) -> None:
         self.bwrap = bwrap
         self.learner_dir = learner_dir  # bound read-only at /sandbox/submission
         self.scratch = scratch  # the grader's folder for this worker (etc files)
         self.sockets = list(sockets)  # (host path, path inside)
+        self.folders = list(folders)  # (host path, path inside, writable): a service's files
         self.hidden = [Path(p) for p in hidden]  # never visible, even when inside a bound folder
         self.env = env or {}
 
@@ -151,6 +152,8 @@ class Jail:
             args += ["--ro-bind", str(self.learner_dir), str(INSIDE / "submission")]
         for host, inside in self.sockets:
             args += ["--bind", host, inside]
+        for host, inside, writable in self.folders:
+            args += ["--bind" if writable else "--ro-bind", host, inside]
         args += ["--perms", "0700", "--size", str(WORK_MB << 20), "--tmpfs", str(INSIDE / "work")]
         for path in self._masks():
             args += ["--tmpfs", path]
