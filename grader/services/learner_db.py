@@ -42,8 +42,8 @@ from typing import Any, Iterator, Protocol
 from grader.errors import ServiceError
 from grader.sandbox.channel import Bridge
 from grader.services import ServiceOptions
-from grader.services.sql import (DEFAULT_TIMEOUT, MysqlBackend, MysqlSession, QueryResult, SqlInstance, SqliteSession,
-                                 load_sqlite, protect_sqlite)
+from grader.services.sql import (DEFAULT_TIMEOUT, MysqlBackend, MysqlSession, QueryResult, SqlError, SqlInstance,
+                                 SqliteSession, load_sqlite, protect_sqlite)
 
 URL_ENV = "LEARNER_DB_URL"
 DIR_ENV = "LEARNER_DB_DIR"
@@ -193,10 +193,10 @@ class SqliteLearnerDb(_LearnerDb):
                     raise DatabaseUnreadable(f"your code deleted the database file {DB_FILE}") from None
                 except OSError:
                     raise DatabaseUnreadable(f"{name} is no longer a regular file (your code replaced it)") from None
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    raise DatabaseUnreadable(f"{name} is no longer a regular file (your code replaced it)")
                 with os.fdopen(fd, "rb") as source:
-                    info = os.fstat(source.fileno())
-                    if not stat.S_ISREG(info.st_mode):
-                        raise DatabaseUnreadable(f"{name} is no longer a regular file (your code replaced it)")
                     data = source.read(MAX_FILE + 1)
                 if len(data) > MAX_FILE:
                     raise DatabaseUnreadable(f"{name} grew over {MAX_FILE >> 20} MB")
@@ -231,7 +231,7 @@ class _SqliteReader:
     def query(self, text: str) -> QueryResult:
         try:
             return self._session.query(text)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, SqlError) as exc:
             raise DatabaseUnreadable(f"the database cannot be read after your code ran: {exc}") from None
 
 
