@@ -65,7 +65,7 @@ def test_catalog_errors(make_course, tmp_path: Path) -> None:
     (root / "exercises/demo/exercise.toml").write_text('title = "x"\npoints = 4\nfiles = ["demo.py"]\nservices = ["sqk"]\n')
     (demo,) = catalog.load_all(root)
     assert demo.error == ("exercises/demo/exercise.toml: unknown service 'sqk', did you mean 'sql'? "
-                          "Known services: sql, aws.")
+                          "Known services: sql, aws, learner_db.")
     (root / "exercises/demo/exercise.toml").write_text('title = "x\n')
     (demo,) = catalog.load_all(root)
     assert demo.error.startswith("exercises/demo/exercise.toml: ") and demo.points == 0
@@ -91,7 +91,7 @@ def test_unknown_key_has_a_did_you_mean(make_course, in_course) -> None:
     code, out = validate("demo")
     assert code == 1
     assert ("exercises/demo/exercise.toml: unknown key 'timout', did you mean 'timeout'? Known keys: title, "
-            "points, files, summary, order, module, services, timeout, warm_clients, memory_mb, config. "
+            "points, files, summary, order, module, services, timeout, warm_clients, memory_mb, support, config. "
             "Settings of this exercise's own tests go under [config].") in out
 
 
