@@ -74,7 +74,7 @@ class Result:
 
 # --- what the grader armed (control.json), counted per process -----------------------------------
 
-_state: dict[str, Any] = {"serial": None, "statements": 0, "reads": 0, "met": False}
+_state: dict[str, Any] = {"serial": None, "statements": 0, "reads": 0, "met": set()}
 
 
 def _armed() -> dict[str, Any]:
@@ -85,14 +85,18 @@ def _armed() -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     if control.get("serial") != _state["serial"]:
-        _state.update(serial=control.get("serial"), statements=0, reads=0, met=False)
+        _state.update(serial=control.get("serial"), statements=0, reads=0, met=set())
     processes = control.get("processes", {})
     mine = processes.get(str(os.getpid()), processes.get("*"))
     return mine if isinstance(mine, dict) else {}
 
 
-def _rendezvous(name: str, parties: int, timeout: float = 5.0) -> None:
-    """Wait until `parties` processes of this submission have arrived (or `timeout`), then go together."""
+def _rendezvous(name: str, parties: int, timeout: float = 2.0) -> None:
+    """Wait until `parties` processes of this submission have arrived at `name` (or `timeout`), then go
+    together; once per name and armed settings."""
+    if name in _state["met"]:
+        return
+    _state["met"].add(name)
     folder = os.path.join(tempfile.gettempdir(), f".shopdb-{name}")
     os.makedirs(folder, exist_ok=True)
     open(os.path.join(folder, str(os.getpid())), "w").close()
@@ -182,6 +186,8 @@ class Connection:
                                 "grader injected)")
         result = self._run(sql, tuple(params))
         if word == "SELECT":
+            if _state["reads"] == 0 and self._armed.get("barrier_after_read"):
+                _rendezvous(str(self._armed["barrier_after_read"]), int(self._armed.get("parties", 1)))
             pauses = self._armed.get("pauses") or []
             if _state["reads"] < len(pauses):
                 time.sleep(pauses[_state["reads"]] / 1000)
@@ -211,10 +217,8 @@ def connect() -> Connection:
     """A new connection to the shop's database (autocommit until begin())."""
     url = os.environ.get("LEARNER_DB_URL", "")
     armed = _armed()
-    barrier = armed.get("barrier")
-    if barrier and not _state["met"]:
-        _state["met"] = True
-        _rendezvous(str(barrier), int(armed.get("parties", 1)))
+    if armed.get("barrier"):
+        _rendezvous(str(armed["barrier"]), int(armed.get("parties", 1)))
     if url.startswith("sqlite:"):
         path = os.path.join(os.environ.get("LEARNER_DB_DIR", "."), url[len("sqlite:"):])
         raw = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)

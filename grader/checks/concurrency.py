@@ -52,30 +52,3 @@ def together(calls: Sequence[Callable[[], Any]]) -> list[Outcome]:
         thread.join()
     return [r if r is not None else Outcome(error_type="crash", message="the call did not end") for r in results]
 
-
-def while_running(main: Callable[[], list[Outcome]], background: Sequence[Callable[[], Any]],
-                  limit: int = 200) -> tuple[list[Outcome], list[Outcome]]:
-    """Run `main` while each background call is repeated (at most `limit` times each) until `main` ends;
-    (main's Outcomes, every background Outcome)."""
-    done = threading.Event()
-    seen: list[Outcome] = []
-    lock = threading.Lock()
-
-    def repeat(call: Callable[[], Any]) -> None:
-        for _ in range(limit):
-            if done.is_set():
-                return
-            outcome = outcome_of(call)
-            with lock:
-                seen.append(outcome)
-
-    threads = [threading.Thread(target=repeat, args=(c,), daemon=True) for c in background]
-    for thread in threads:
-        thread.start()
-    try:
-        first = main()
-    finally:
-        done.set()
-        for thread in threads:
-            thread.join()
-    return first, seen
