@@ -2,8 +2,8 @@
 
 Markers: points(n), visibility(name), hint(text, ...) (tiers: a nudge first, more on each request),
 reads(file, ...) (the learner files a check reads); markers nobody registered stop the exercise.
-Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The runner loads this module with
-`-p grader.plugin` and passes a `GradingSession` as a plugin object; the session turns each test's
+Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The runner
+loads this module with `-p grader.plugin` and passes a `GradingSession` as a plugin object; the session turns each test's
 phases into one TestResult, and each test left out of the grade (by `-k` or a file target) into a
 TestResult with status not_run.
 """
@@ -212,7 +212,7 @@ def sql(request: pytest.FixtureRequest) -> Service:
 
 @pytest.fixture
 def learner_db(request: pytest.FixtureRequest) -> Service:
-    """The database learner code connects to (grader/services/learner_db.py), disarmed before the test."""
+    """The database learner code connects to (grader/services/sql/learner_db.py), disarmed before the test."""
     service = _service(request, "learner_db")
     service.reset()
     return _observed(request, "learner_db", service)

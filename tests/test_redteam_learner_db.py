@@ -22,7 +22,7 @@ from grader.results import Status
 from grader.runner import ServicePool, grade
 from grader.sandbox import NAMESPACES, detect
 from grader.services import ServiceOptions
-from grader.services.learner_db import MysqlGuard, MysqlLearnerDb, Refused
+from grader.services.sql.learner_db import MysqlGuard, MysqlLearnerDb, Refused
 
 MYSQL_URL = os.environ.get("GRADER_MYSQL_URL")
 needs_mysql = pytest.mark.skipif(not MYSQL_URL, reason="set GRADER_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306)")

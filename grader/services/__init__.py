@@ -34,7 +34,7 @@ class Service(Protocol):
 SERVICES: dict[str, str] = {
     "sql": "grader.services.sql:make_service",
     "aws": "grader.services.aws:make_service",
-    "learner_db": "grader.services.learner_db:make_service",
+    "learner_db": "grader.services.sql.learner_db:make_service",
 }
 
 

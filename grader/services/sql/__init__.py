@@ -15,7 +15,8 @@ stop at the cap. Going over a limit is a graded failure with a message for the l
 
 One module per concern: `policy` (parsing learner SQL, what is refused, the limits, the errors),
 `dialect` (MySQL on SQLite), `sqlite` (the embedded backend), `mysql` (the MySQL backend and its
-templates). This module holds the service and re-exports the names the grader, hidden tests and
+templates), `learner_db` (the learner_db service: a database learner code connects to itself, and the
+MySQL protocol guard in front of it; not imported here). This module holds the service and re-exports the names the grader, hidden tests and
 fixtures import from `grader.services.sql`. Tunable constants (ORPHAN_AGE, COPY_WORKERS, ...) are
 not re-exported: a test that changes one patches the module that reads it.
 """

@@ -42,8 +42,10 @@ from typing import Any, Iterator, Protocol
 from grader.errors import ServiceError
 from grader.sandbox.channel import Bridge
 from grader.services import ServiceOptions
-from grader.services.sql import (DEFAULT_TIMEOUT, MysqlBackend, MysqlSession, QueryResult, SqlError, SqlInstance,
-                                 SqliteSession, load_sqlite, protect_sqlite)
+from grader.services.sql import DEFAULT_TIMEOUT
+from grader.services.sql.mysql import MysqlBackend, MysqlSession
+from grader.services.sql.policy import QueryResult, SqlError, SqlInstance
+from grader.services.sql.sqlite import SqliteSession, load_sqlite, protect_sqlite
 
 URL_ENV = "LEARNER_DB_URL"
 DIR_ENV = "LEARNER_DB_DIR"
