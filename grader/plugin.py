@@ -2,10 +2,10 @@
 
 Markers: points(n), visibility(name), hint(text, ...) (tiers: a nudge first, more on each request),
 reads(file, ...) (the learner files a check reads); markers nobody registered stop the exercise.
-Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The runner
-loads this module with `-p grader.plugin` and passes a `GradingSession` as a plugin object; the session turns each test's
-phases into one TestResult, and each test left out of the grade (by `-k` or a file target) into a
-TestResult with status not_run.
+Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The
+runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a plugin object; the
+session turns each test's phases into one TestResult, and each test left out of the grade (by `-k` or
+a file target) into a TestResult with status not_run.
 """
 from __future__ import annotations
 

@@ -42,7 +42,6 @@ from typing import Any, Iterator, Protocol
 from grader.errors import ServiceError
 from grader.sandbox.channel import Bridge
 from grader.services import ServiceOptions
-from grader.services.sql import DEFAULT_TIMEOUT
 from grader.services.sql.mysql import MysqlBackend, MysqlSession
 from grader.services.sql.policy import QueryResult, SqlError, SqlInstance
 from grader.services.sql.sqlite import SqliteSession, load_sqlite, protect_sqlite
@@ -55,6 +54,7 @@ DB_FILE = "learner.db"
 SIDE_FILES = ("-journal", "-wal")  # what a reader needs beside the database file (never -shm: rebuilt)
 MAX_FILE = 64 * 1024 * 1024  # the sandbox writes no file larger
 MAX_CONNECTIONS = 32  # concurrent connections of the run's MySQL user
+DEFAULT_TIMEOUT = 10.0  # seconds: one trusted read of the learner's database; on MariaDB one learner statement
 
 
 class DatabaseUnreadable(AssertionError):
