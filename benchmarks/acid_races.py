@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_exercise_acid_transactions import SOLUTION, variant  # noqa: E402
+from test_exercise_acid_transactions import SOLUTION, SQLITE_ONLY, variant  # noqa: E402
 
 from grader.catalog import load  # noqa: E402
 from grader.results import Status  # noqa: E402
@@ -31,6 +31,7 @@ from grader.services import ServiceOptions  # noqa: E402
 CHECKS = {
     "last units": ("isolation_customers_buying", "read, compute, write without a lock"),
     "report": ("isolation_the_report", "the report read in two transactions"),
+    "cancellations": ("isolation_orders_and_cancellations", "cancel_order begun without the write lock"),
 }
 FLOOR = "report_gives_total_balance"  # -k keywords: parts of the checks' function names
 
@@ -62,8 +63,10 @@ def main() -> None:
         floor = statistics.median(graded(pool, reference, FLOOR)[1] for _ in range(5))
         print(f"{'floor: the one-call check':<58} median {floor * 1000:6.0f} ms")
         for label, (check, racy_name) in CHECKS.items():
-            racy = variant(racy_name)
-            for who, source, want in ((racy_name, racy, False), ("the reference solution", reference, True)):
+            graded_as = [(racy_name, variant(racy_name), False), ("the reference solution", reference, True)]
+            if racy_name in SQLITE_ONLY and url:
+                graded_as = graded_as[1:]  # no mistake on MariaDB, where FOR UPDATE locks the row
+            for who, source, want in graded_as:
                 outcomes = [graded(pool, source, check) for _ in range(args.runs)]
                 wrong = sum(passed != want for passed, _ in outcomes)
                 median = statistics.median(seconds for _, seconds in outcomes)

@@ -157,9 +157,8 @@ def submissions(request: pytest.FixtureRequest) -> Iterator[Callable[[int], list
             worker = grading.sandbox.session()
             workers.append(worker)
             worker.start()
-            proxy = SubmissionProxy(worker)
-            made.append(_observed(request, "submission", proxy))
-        return made
+            made.append(SubmissionProxy(worker))
+        return made  # not observed: the order in which calls at the same moment end is no one's choice
 
     try:
         yield make

@@ -57,6 +57,11 @@ VARIANTS: dict[str, tuple[list[tuple[str, str, int]], tuple[str, ...]]] = {
         [(CONDITIONAL_UPDATE, READ_THEN_WRITE, 1), ("conn.begin(immediate=True)", "conn.begin()", 1)],
         ("Isolation: customers buying the last units",),
     ),
+    "cancel_order begun without the write lock": (
+        [("        conn.begin(immediate=True)\n        row = conn.execute(", "        conn.begin()\n        row = conn.execute(",
+          1)],
+        ("Isolation: orders and cancellations at the same moment",),
+    ),
     "the IntegrityError swallowed": (
         [('            raise InsufficientFunds(f"customer {customer_id} cannot pay {total}") from None\n',
           "            pass\n", 1)],
@@ -67,6 +72,11 @@ VARIANTS: dict[str, tuple[list[tuple[str, str, int]], tuple[str, ...]]] = {
         ("Isolation: the report read while orders and transfers run",),
     ),
 }
+
+
+# On MariaDB cancel_order's SELECT ... FOR UPDATE locks the order's row whatever begin() was told: only SQLite,
+# which locks the whole database, needs BEGIN IMMEDIATE there.
+SQLITE_ONLY = ("cancel_order begun without the write lock",)
 
 
 def variant(name: str) -> str:
@@ -87,6 +97,8 @@ def pool(request: pytest.FixtureRequest) -> Iterator[ServicePool]:
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_a_wrong_solution_loses_the_points_of_the_property_it_breaks(name: str, pool: ServicePool,
                                                                      tmp_path: Path) -> None:
+    if name in SQLITE_ONLY and pool.options.mysql_url:
+        pytest.skip("a mistake only on SQLite")
     (tmp_path / "orders.py").write_text(variant(name))
     result = grade(load(ROOT, "acid_transactions"), tmp_path, pool)
     assert not result.error, result.error

@@ -82,7 +82,7 @@ class Observations:
         if kind == "submission":
             return _Watched(value, lambda what, seen: self.note(test, what, seen), calls="call")
         if kind == "learner_db":
-            return _Watched(value, lambda what, seen: self.note(test, what, seen))
+            return _WatchedLearnerDb(value, lambda what, seen: self.note(test, what, seen))
         if kind == "sql":
             return _WatchedSql(value, lambda what, seen: self.note(test, what, seen))
         if kind == "aws":
@@ -143,6 +143,24 @@ class _WatchedSql:
     def session(self, instance: Any, **kwargs: Any) -> Iterator[Any]:
         with self._service.session(instance, **kwargs) as db:
             yield _Watched(db, lambda what, seen: self._note(f"{what} on {getattr(instance, 'key', instance)}", seen))
+
+
+class _WatchedLearnerDb:
+    """The learner_db service: what the checks read back of the learner's database."""
+
+    def __init__(self, service: Any, note: Callable[[str, Any], None]) -> None:
+        self._service, self._note = service, note
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    def query(self, text: str, **kwargs: Any) -> Any:
+        return _record(self._note, "query", self._service.query)(text, **kwargs)
+
+    @contextlib.contextmanager
+    def read(self, **kwargs: Any) -> Iterator[Any]:
+        with self._service.read(**kwargs) as reader:
+            yield _Watched(reader, self._note)
 
 
 class _WatchedAws:
