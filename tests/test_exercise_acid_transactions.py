@@ -43,23 +43,24 @@ def _each(conn, sql, params=()):
 # name -> (replacements in the reference, how many of the first occurrences (0: all), the checks it must fail)
 VARIANTS: dict[str, tuple[list[tuple[str, str, int]], tuple[str, ...]]] = {
     "no transaction at all": (
-        [("conn.begin(immediate=True)", "pass", 0), ("conn.begin()", "pass", 0)],
+        [("        conn.begin(immediate=immediate)\n", "", 1)],
         ("Atomicity: an order whose third line", "Atomicity: a failure between two statements",
          "Atomicity: a failure inside transfer"),
     ),
     "a commit after every statement": (
-        [("conn.begin(immediate=True)", "pass", 0), ("conn.execute(", "_each(conn, ", 0),
+        [("        conn.begin(immediate=immediate)\n", "", 1), ("conn.execute(", "_each(conn, ", 0),
          ("import shopdb\n", "import shopdb\n" + EACH_STATEMENT, 1)],
         ("Atomicity: an order whose third line", "Atomicity: a failure between two statements",
          "Atomicity: a failure inside transfer"),
     ),
     "read, compute, write without a lock": (
-        [(CONDITIONAL_UPDATE, READ_THEN_WRITE, 1), ("conn.begin(immediate=True)", "conn.begin()", 1)],
+        [(CONDITIONAL_UPDATE, READ_THEN_WRITE, 1),
+         ("    with transaction() as conn:\n        total = 0", "    with transaction(immediate=False) as conn:\n        total = 0", 1)],
         ("Isolation: customers buying the last units",),
     ),
     "cancel_order begun without the write lock": (
-        [("        conn.begin(immediate=True)\n        row = conn.execute(", "        conn.begin()\n        row = conn.execute(",
-          1)],
+        [("    with transaction() as conn:\n        row = conn.execute(",
+          "    with transaction(immediate=False) as conn:\n        row = conn.execute(", 1)],
         ("Isolation: orders and cancellations at the same moment",),
     ),
     "the IntegrityError swallowed": (
@@ -68,7 +69,7 @@ VARIANTS: dict[str, tuple[list[tuple[str, str, int]], tuple[str, ...]]] = {
         ("Consistency: an order the customer cannot pay",),
     ),
     "the report read in two transactions": (
-        [("        conn.begin()\n        balance =", "        balance =", 1)],
+        [("    with transaction(immediate=False) as conn:  # reads only", "    with shopdb.connect() as conn:  # reads only", 1)],
         ("Isolation: the report read while orders and transfers run",),
     ),
 }

@@ -96,6 +96,14 @@ def shop(exercise: Any) -> Shop:
     return generate(int(exercise.config["seed"]))
 
 
+def refused_without_trace(learner_db, call, expected: str, what: str) -> None:
+    """`call` must raise `expected` and leave the database as it was."""
+    before = read_state(learner_db)
+    refused(call, expected)
+    state = read_state(learner_db)
+    assert state == before, f"the refused {what} left a trace: {state.describe_change(before)}"
+
+
 def refused(call, expected: str) -> str:
     """The learner's exception class name from a call that must raise `expected`."""
     with pytest.raises(SubmissionError) as caught:
@@ -172,10 +180,8 @@ def test_report_gives_total_balance_and_stock_value(submission, learner_db, shop
 def test_atomicity_an_order_whose_third_line_is_out_of_stock_changes_nothing(submission, learner_db, shop):
     """Atomicity: an order whose third line is out of stock is refused with OutOfStock and changes nothing"""
     learner_db.load(shop.with_stock(5, 1))
-    before = read_state(learner_db)
-    refused(lambda: submission.place_order(1, [[1, 1], [2, 1], [5, 3]]), "OutOfStock")
-    state = read_state(learner_db)
-    assert state == before, f"the refused order left a trace: {state.describe_change(before)}"
+    refused_without_trace(learner_db, lambda: submission.place_order(1, [[1, 1], [2, 1], [5, 3]]), "OutOfStock",
+                          "order")
 
 
 def _interrupted(submission, learner_db, call, whole, what: str) -> None:
@@ -235,10 +241,8 @@ def test_atomicity_a_failure_inside_transfer_or_cancel_order_changes_nothing(sub
 def test_consistency_an_order_the_customer_cannot_pay_is_refused(submission, learner_db, shop):
     """Consistency: an order the customer cannot pay is refused with InsufficientFunds and changes nothing"""
     learner_db.load(shop.with_balance(4, 300))
-    before = read_state(learner_db)
-    refused(lambda: submission.place_order(4, [[1, 1], [2, 1]]), "InsufficientFunds")
-    state = read_state(learner_db)
-    assert state == before, f"the refused order left a trace: {state.describe_change(before)}"
+    refused_without_trace(learner_db, lambda: submission.place_order(4, [[1, 1], [2, 1]]), "InsufficientFunds",
+                          "order")
 
 
 @pytest.mark.points(2)
@@ -262,10 +266,8 @@ def test_consistency_orders_one_after_another_never_take_stock_below_zero(submis
 def test_consistency_a_transfer_larger_than_the_balance_is_refused(submission, learner_db, shop):
     """Consistency: a transfer larger than the balance is refused with InsufficientFunds and changes nothing"""
     learner_db.load(shop)
-    before = read_state(learner_db)
-    refused(lambda: submission.transfer(2, 1, shop.balance(2) + 1), "InsufficientFunds")
-    state = read_state(learner_db)
-    assert state == before, f"the refused transfer left a trace: {state.describe_change(before)}"
+    refused_without_trace(learner_db, lambda: submission.transfer(2, 1, shop.balance(2) + 1), "InsufficientFunds",
+                          "transfer")
 
 
 # -- isolation ------------------------------------------------------------------------------------
