@@ -83,6 +83,17 @@ def test_reset_wipes_every_service(aws: AwsService) -> None:
     assert aws.client("kinesis").list_streams()["StreamNames"] == []
 
 
+def test_every_reset_reseeds_the_ids_moto_draws(aws: AwsService) -> None:
+    ec2 = aws.client("ec2")
+    first = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    aws.reset()
+    assert ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"] == first
+    aws.reset()
+    aws.reset()  # nothing reached moto since the last one: no state to wipe, the ids start again all the same
+    assert ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"] == first
+    assert len(ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.1.0.0/16"]}])["Vpcs"]) == 1
+
+
 def test_a_new_server_in_the_same_process_starts_empty(aws: AwsService) -> None:
     _make_table(aws, "left-behind")
     second = make_service(ServiceOptions())

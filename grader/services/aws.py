@@ -61,6 +61,23 @@ def _json_response(start_response: Callable[..., Any], status: str, content_type
     return [data]
 
 
+def _reset_moto(everything: bool) -> bool:
+    """Reset moto in this process (the server is a thread of it) and reseed its id generator; False
+    where this moto lacks what it takes (then its reset API is used). Nothing is reset when no
+    request reached moto since the last reset (`everything` false): the state is already empty."""
+    try:
+        from moto.moto_api._internal import mock_random
+        from moto.moto_api._internal.models import moto_api_backend
+    except ImportError:
+        return False
+    if everything:
+        moto_api_backend.reset()  # what /moto-api/reset does, without the HTTP round trip
+    # moto draws ids (vpc-..., receipt handles) from one generator: seeded, they are the same every
+    # run, and so is feedback that names them
+    mock_random.seed(ID_SEED)
+    return True
+
+
 class _AdminGuard:
     """moto's admin API answers only requests that carry the grader's token (learner code has none)."""
 
@@ -131,6 +148,10 @@ class AwsService:
             raise ServiceError(f"could not start the embedded moto server: {exc}") from exc
 
     def _start_moto(self) -> None:
+        # An EC2 backend otherwise builds 1,300 public images (and a snapshot each) every time a reset
+        # is followed by an EC2 request: 50 ms a test. No exercise uses images; run_instances takes any
+        # ImageId (moto does not validate it unless MOTO_ENABLE_AMI_VALIDATION is set).
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -192,8 +213,13 @@ class AwsService:
         self._check_reachable()
 
     def reset(self) -> None:
-        """Wipe all state: moto's reset API, LocalStack's, or (elsewhere) delete what exercises create."""
+        """Wipe all state: moto's own (in this process), LocalStack's reset API, or (elsewhere) delete
+        what exercises create."""
         if self._filter is not None:
+            used, self._filter.used = self._filter.used, False
+            if _reset_moto(everything=used):
+                self._filter.reset()
+                return
             self._filter.reset()
         if self._post("/moto-api/reset"):
             # moto draws ids (vpc-..., receipt handles) from one generator: seeded, they are the same
@@ -337,6 +363,9 @@ class AwsService:
         """Seed many objects into an existing bucket fast: straight into moto's store when embedded."""
         if self.backend == "moto":
             from moto.s3.models import s3_backends
+
+            if self._filter is not None:
+                self._filter.used = True  # written behind the server's back: the next reset wipes it
 
             backends = s3_backends[ACCOUNT_ID]
             try:

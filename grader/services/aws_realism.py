@@ -108,6 +108,7 @@ class Realism:
         self.creating: dict[tuple[str, str], bool] = {}  # (service, name) -> refused while creating
         self.long_polls: dict[int, int] = {}  # id -> WaitTimeSeconds of the learner's receives in flight
         self.failures: list[str] = []  # answers of the mock no SDK could parse, until taken
+        self.used = True  # a request reached moto since the last reset (a new server may hold old state)
         self._routes: dict[str, list[_Route]] = {}
         self._handlers: dict[tuple[str, str], Callable[[dict[str, Any], Request], Reply]] = {
             ("dynamodb", "BatchWriteItem"): self._batch_write,
@@ -144,6 +145,7 @@ class Realism:
     # -- the WSGI entry point ---------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.used = True
         if environ.get("PATH_INFO", "").startswith("/moto-api/"):
             return self.app(environ, start_response)
         request = self._request(environ)
