@@ -194,7 +194,7 @@ def require_namespaces() -> None:
 
 def hidden_paths(exercise: Exercise) -> list[Path]:
     """What learner code must never see, even where a folder bound into its sandbox holds it."""
-    from grader.services.sql import cache_dir
+    from grader.services.cache import cache_dir  # not grader.services.sql, which imports sqlglot
 
     return [exercise.root, Path.home(), Path(os.environ.get("GRADER_CACHE_DIR") or cache_dir())]
 
