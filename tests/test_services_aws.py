@@ -256,6 +256,24 @@ def test_put_objects_through_the_api_on_an_external_endpoint(aws: AwsService) ->
     assert aws.client("s3").get_object(Bucket="remote", Key="a/2")["Body"].read() == b"two"
 
 
+def test_put_items_seeds_a_table_the_api_then_reads(aws: AwsService) -> None:
+    _make_table(aws, "seeded")
+    items = [{"id": {"S": f"k{n:03d}"}, "n": {"N": str(n)}} for n in range(60)]
+    aws.put_items("seeded", items)
+    dynamodb = aws.client("dynamodb")
+    scanned = [i for page in dynamodb.get_paginator("scan").paginate(TableName="seeded") for i in page["Items"]]
+    assert sorted(scanned, key=lambda i: i["id"]["S"]) == items
+    aws.reset()  # written behind the server's back, wiped all the same
+    assert dynamodb.list_tables()["TableNames"] == []
+
+
+def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    _make_table(aws, "remote")
+    external.put_items("remote", [{"id": {"S": f"k{n}"}} for n in range(30)])
+    assert aws.client("dynamodb").scan(TableName="remote", Select="COUNT")["Count"] == 30
+
+
 def test_the_learners_calls_are_counted_per_operation_until_the_next_reset(aws: AwsService, learner) -> None:
     client = learner("dynamodb")
     client.create_table(TableName="T", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],

@@ -30,12 +30,8 @@ def make_table(aws, name: str, schema: list[tuple[str, str, str]]) -> None:
 
 
 def load(aws, name: str, items: list[dict]) -> None:
-    """Write items through the grader's client, 25 at a time."""
-    dynamodb = aws.client("dynamodb")
-    for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(RequestItems={name: [
-            {"PutRequest": {"Item": checks.dynamo_item(item)}} for item in items[start:start + 25]
-        ]})
+    """Write items into the table, independent of the learner (straight into the embedded mock's store)."""
+    aws.put_items(name, [checks.dynamo_item(item) for item in items])
 
 
 def assert_schema(aws, table: str, want: list[tuple[str, str, str]]) -> None:
