@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import pytest
 
-from grader.errors import UnsupportedOnBackend
+from grader.errors import ServiceError, UnsupportedOnBackend
 from grader.results import VISIBILITIES, Status, TestResult, score_for
 from grader.sandbox import SubmissionError, SubmissionProxy, WorkerSession
 
@@ -398,6 +398,10 @@ class GradingSession:
             output = (f"The grader's mock service failed during this check, so it could not be graded: "
                       f"{'; '.join(dict.fromkeys(failures))}. This is a problem of the grader, not of your work: "
                       "please report it.")
+        elif isinstance(exc, ServiceError):
+            status, points_max = Status.ERROR, points
+            output = (f"A service of the grader failed, so this check could not be graded ({exc}). This is a "
+                      "problem of the grader, not of your work: please report it.")
         elif isinstance(exc, UnsupportedOnBackend):
             status, output, points_max = Status.SKIPPED, f"Not graded on this backend: {exc}.", 0.0
         elif report.skipped:

@@ -83,6 +83,19 @@ def test_reset_wipes_every_service(aws: AwsService) -> None:
     assert aws.client("kinesis").list_streams()["StreamNames"] == []
 
 
+def test_a_moto_that_cannot_load_is_a_service_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "moto.moto_server.werkzeug_app", None)  # its import fails
+    service = make_service(ServiceOptions())
+    service.start()  # listens at once; moto loads in the background
+    try:
+        with pytest.raises(ServiceError, match="could not start the embedded moto server: ModuleNotFoundError"):
+            service.reset()
+        with pytest.raises(ServiceError, match="could not start the embedded moto server"):
+            service.check()
+    finally:
+        service.stop()
+
+
 def test_every_reset_reseeds_the_ids_moto_draws(aws: AwsService) -> None:
     ec2 = aws.client("ec2")
     first = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]

@@ -3,7 +3,10 @@
 The embedded server is moto's WSGI application served by werkzeug in a thread of the grader's
 process (what moto's ThreadedMotoServer does), with three differences: a free port, no request
 log, and a stop() that also closes the listening socket. moto and werkzeug are imported only in
-start(), so an exercise that does not list "aws" never pays for them.
+start(), so an exercise that does not list "aws" never pays for them. start() listens at once and
+loads moto in a thread (connections wait in the listening socket's backlog until it serves), so the
+learner's sandbox starts meanwhile; `warm(services)` loads the backends learner code will call the
+same way. reset() waits for both, and raises ServiceError when moto could not be loaded.
 
 Every request to the embedded server passes through the WSGI filter `Realism`
 (grader/services/aws_realism.py), which answers like AWS where moto does not: DynamoDB's batch
@@ -48,6 +51,7 @@ FAKE_CREDENTIALS = {
 }
 _START_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.05  # how often serve_forever looks for shutdown(); bounds the time stop() takes
+_LOAD_TIMEOUT = 120.0  # loading moto takes a second or two; a machine busy enough to take longer is broken
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -99,6 +103,19 @@ class _AdminGuard:
         return self.app(environ, start_response)
 
 
+def _quiet(base: type) -> type:
+    """A request handler class `base` without werkzeug's per-request log lines."""
+
+    class QuietHandler(base):  # type: ignore[valid-type,misc]
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def log(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return QuietHandler
+
+
 class AwsService:
     """An AWS-compatible endpoint for one grading process, with clients bound to it."""
 
@@ -116,6 +133,15 @@ class AwsService:
         self._token = secrets.token_hex(16)
         self._channel_dir: str | None = None
         self._channel: Any = None  # the learner-facing listener: a werkzeug server or a channel.Bridge
+        # the embedded server listens at once and serves once moto is loaded (a thread of its own)
+        self._ready = threading.Event()
+        self._failure = ""  # why moto could not be loaded
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._serving: list[BaseWSGIServer] = []  # listeners whose serve_forever runs (or is about to)
+        self._listeners: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self._warming: threading.Thread | None = None
+        self._warmed: set[str] = set()  # services whose moto backend is loaded
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -148,65 +174,124 @@ class AwsService:
             raise ServiceError(f"could not start the embedded moto server: {exc}") from exc
 
     def _start_moto(self) -> None:
-        # An EC2 backend otherwise builds 1,300 public images (and a snapshot each) every time a reset
-        # is followed by an EC2 request: 50 ms a test. No exercise uses images; run_instances takes any
-        # ImageId (moto does not validate it unless MOTO_ENABLE_AMI_VALIDATION is set).
-        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        """Listen on a free port now; load moto and serve in a thread, so that the learner's sandbox
+        starts while moto loads (reset() and every request wait for it)."""
         from werkzeug.serving import WSGIRequestHandler, make_server
 
-        # moto's handler (5.1.x+) keeps underscores in S3 metadata header names; before it, werkzeug's own
-        import moto.moto_server.werkzeug_app as moto_app
-
-        base: type[WSGIRequestHandler] = getattr(moto_app, "MotoRequestHandler", WSGIRequestHandler)
-
-        class QuietHandler(base):  # type: ignore[valid-type,misc]
-            """moto's request handler without werkzeug's per-request log lines."""
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
-            def log(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
-        self._filter = Realism(DomainDispatcherApplication(create_backend_app), self._token, ID_SEED)
-        self._app = _AdminGuard(self._filter, self._token)
-        self._handler = QuietHandler
-        server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=QuietHandler)
+        self._ready.clear()
+        self._failure, self._stopping = "", False
+        self._handler = _quiet(WSGIRequestHandler)  # moto's own replaces it once loaded, before serving
+        server = make_server("127.0.0.1", 0, self._serve_request, threaded=True, request_handler=self._handler)
         server.daemon_threads = True  # type: ignore[attr-defined]
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL},
-            name="grader-moto-server",
-            daemon=True,
-        )
-        thread.start()
+        thread = threading.Thread(target=self._serve_when_ready, args=(server,), name="grader-moto-server",
+                                  daemon=True)
         host, port = server.server_address[:2]
         self._server, self._thread = server, thread
+        self._listeners.append((server, thread))
         self._endpoint_url = f"http://{host}:{port}"
-        # moto keeps its state in module globals: a server started earlier in this process
-        # (or a mock_aws block) may have left some behind
-        self.reset()
+        thread.start()
+        threading.Thread(target=self._load_moto, name="grader-moto-load", daemon=True).start()
+
+    def _load_moto(self) -> None:
+        try:
+            # An EC2 backend otherwise builds 1,300 public images (and a snapshot each) every time a
+            # reset is followed by an EC2 request: 50 ms a test. No exercise uses images; run_instances
+            # takes any ImageId (moto does not validate it unless MOTO_ENABLE_AMI_VALIDATION is set).
+            os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            import moto.moto_server.werkzeug_app as moto_app
+            from werkzeug.serving import WSGIRequestHandler
+
+            # moto's handler (5.1.x+) keeps underscores in S3 metadata header names; before it, werkzeug's own
+            self._handler = _quiet(getattr(moto_app, "MotoRequestHandler", WSGIRequestHandler))
+            with self._lock:
+                for server, _ in self._listeners:
+                    server.RequestHandlerClass = self._handler
+            realism = Realism(moto_app.DomainDispatcherApplication(moto_app.create_backend_app), self._token, ID_SEED)
+            self._app = _AdminGuard(realism, self._token)
+            self._filter = realism
+            # moto keeps its state in module globals: a server started earlier in this process (or a
+            # mock_aws block) may have left some behind
+            if not _reset_moto(everything=True):
+                self._filter.used = True  # the first reset() goes through moto's reset API
+        except Exception as exc:  # an import failure: the grader cannot grade
+            self._failure = f"could not start the embedded moto server: {type(exc).__name__}: {exc}"
+        finally:
+            self._ready.set()
+
+    def _serve_when_ready(self, server: BaseWSGIServer) -> None:
+        """Serve `server` once moto is loaded; connections made meanwhile wait in its backlog."""
+        self._ready.wait()
+        with self._lock:
+            if self._failure or self._stopping:
+                return
+            self._serving.append(server)
+        server.serve_forever(poll_interval=_POLL_INTERVAL)
+
+    def _serve_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._app(environ, start_response)  # served only once moto is loaded
+
+    def _wait_ready(self) -> None:
+        """Wait until moto is loaded; ServiceError when it could not be."""
+        if self.backend != "moto":
+            return
+        if not self._ready.wait(timeout=_LOAD_TIMEOUT):
+            raise ServiceError(f"the embedded moto server did not load within {_LOAD_TIMEOUT:g} s")
+        if self._failure:
+            raise ServiceError(self._failure)
+
+    def warm(self, services: Iterable[str]) -> None:
+        """Load moto's backends of `services` in the background (learner code will call them), while the
+        learner's sandbox starts; the next reset() waits for it. Nothing to do once loaded."""
+        if self.backend != "moto" or self._warming is not None and self._warming.is_alive():
+            return
+        wanted = [name for name in services if name not in self._warmed]
+        if wanted:
+            self._warming = threading.Thread(target=self._warm, args=(wanted,), name="grader-moto-warm", daemon=True)
+            self._warming.start()
+
+    def _warm(self, services: list[str]) -> None:
+        self._ready.wait()
+        if self._failure or self._filter is None:
+            return
+        dispatcher = self._filter.app
+        for name in services:
+            try:
+                with dispatcher.lock:
+                    if name not in dispatcher.app_instances:
+                        dispatcher.app_instances[name] = dispatcher.create_app(name)
+            except Exception:  # an unknown name: its first request says so, as without warming
+                pass
+            self._warmed.add(name)
+        # building a backend app built its us-east-1 backend too, drawing ids: the next reset drops it,
+        # so a grade draws the same ids whether or not its services were warmed
+        self._filter.used = True
 
     def stop(self) -> None:
         """Stop the embedded server and free its port; nothing to do for an external endpoint."""
         self._clients.clear()
         self._session = None
-        self._close_channel()
         if self.backend == "external":
+            self._close_channel()
             return
-        server, thread = self._server, self._thread
+        with self._lock:
+            self._stopping = True
+            serving = list(self._serving)
+            listeners, self._listeners, self._serving = list(self._listeners), [], []
+        for server in serving:
+            server.shutdown()
+        for server, thread in listeners:
+            server.server_close()
+            thread.join(timeout=_START_TIMEOUT)
+        self._channel = None
+        self._close_channel()
         self._server = self._thread = self._filter = None
         self._endpoint_url = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=_START_TIMEOUT)
 
     def check(self) -> None:
         """Raise ServiceError when the endpoint no longer answers."""
         if self.backend == "moto":
+            if self._ready.is_set() and self._failure:
+                raise ServiceError(self._failure)
             if not self.running:
                 raise ServiceError("the embedded moto server stopped")
             return
@@ -215,6 +300,10 @@ class AwsService:
     def reset(self) -> None:
         """Wipe all state: moto's own (in this process), LocalStack's reset API, or (elsewhere) delete
         what exercises create."""
+        if self.backend == "moto":
+            self._wait_ready()
+            if self._warming is not None:
+                self._warming.join()
         if self._filter is not None:
             used, self._filter.used = self._filter.used, False
             if _reset_moto(everything=used):
@@ -310,10 +399,14 @@ class AwsService:
     def _serve_unix(self, path: str) -> Any:
         from werkzeug.serving import make_server
 
-        server = make_server(f"unix://{path}", 0, self._app, threaded=True, request_handler=self._handler)
-        server.daemon_threads = True  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL},
-                         name="grader-moto-channel", daemon=True).start()
+        with self._lock:
+            server = make_server(f"unix://{path}", 0, self._serve_request, threaded=True,
+                                 request_handler=self._handler)
+            server.daemon_threads = True  # type: ignore[attr-defined]
+            thread = threading.Thread(target=self._serve_when_ready, args=(server,), name="grader-moto-channel",
+                                      daemon=True)
+            self._listeners.append((server, thread))
+        thread.start()
         return server
 
     def _close_channel(self) -> None:
@@ -403,6 +496,8 @@ class AwsService:
     # -- what the learner's code met: counts, failures of the mock, waits ------------------------
 
     def _embedded(self, what: str) -> Realism:
+        if self.backend == "moto":
+            self._wait_ready()
         if self._filter is None:
             raise UnsupportedOnBackend(f"{what} needs the embedded moto server, not the {self.backend} endpoint")
         return self._filter
