@@ -398,12 +398,12 @@ class GradingSession:
             output = (f"The grader's mock service failed during this check, so it could not be graded: "
                       f"{'; '.join(dict.fromkeys(failures))}. This is a problem of the grader, not of your work: "
                       "please report it.")
+        elif isinstance(exc, UnsupportedOnBackend):
+            status, output, points_max = Status.SKIPPED, f"Not graded on this backend: {exc}.", 0.0
         elif isinstance(exc, ServiceError):
             status, points_max = Status.ERROR, points
             output = (f"A service of the grader failed, so this check could not be graded ({exc}). This is a "
                       "problem of the grader, not of your work: please report it.")
-        elif isinstance(exc, UnsupportedOnBackend):
-            status, output, points_max = Status.SKIPPED, f"Not graded on this backend: {exc}.", 0.0
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             status, output, points_max = Status.SKIPPED, reason.removeprefix("Skipped: "), 0.0
