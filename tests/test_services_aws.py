@@ -96,6 +96,28 @@ def test_a_moto_that_cannot_load_is_a_service_error_not_a_hang(monkeypatch: pyte
         service.stop()
 
 
+def test_the_graders_own_requests_are_answered_in_process(aws: AwsService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.services.aws_realism import Realism
+
+    seen: list[bool] = []
+    forward = Realism.__call__
+
+    def spy(self: Realism, environ: dict, start_response: object) -> object:
+        seen.append("werkzeug.socket" in environ)  # set by werkzeug's server for a request over a socket
+        return forward(self, environ, start_response)
+
+    monkeypatch.setattr(Realism, "__call__", spy)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="in-process")
+    s3.put_object(Bucket="in-process", Key="a dir/b+c.json", Body=b'{"n": 1}', Metadata={"my_key": "v"})
+    head = s3.head_object(Bucket="in-process", Key="a dir/b+c.json")
+    assert head["Metadata"] == {"my_key": "v"}
+    assert s3.get_object(Bucket="in-process", Key="a dir/b+c.json")["Body"].read() == b'{"n": 1}'
+    assert aws.client("ec2").describe_vpcs()["Vpcs"]
+    # every request but a streamed upload (botocore's aws-chunked PutObject goes over HTTP) skips the socket
+    assert len(seen) == 5 and not any(seen[:1] + seen[2:])
+
+
 def test_every_reset_reseeds_the_ids_moto_draws(aws: AwsService) -> None:
     ec2 = aws.client("ec2")
     first = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
