@@ -40,9 +40,12 @@ class ServicePool:
     finds the interpreter loaded and boto3 warm. A spare has never run learner code: every
     submission still gets a sandbox of its own."""
 
-    def __init__(self, options: ServiceOptions | None = None, *, spare_workers: bool = False) -> None:
+    def __init__(self, options: ServiceOptions | None = None, *, spare_workers: bool = False,
+                 spares_later: bool = False) -> None:
         self.options = options or ServiceOptions()
         self.spare_workers = spare_workers
+        # `spares_later` (watch): the next spare starts on start_spares(), after the grade, not during it
+        self.spares_later = spares_later
         self._running: dict[str, Service] = {}
         self._spares: dict[str, tuple[str, Sandbox]] = {}  # slug -> (the settings it was made with, sandbox)
 
@@ -59,9 +62,16 @@ class ServicePool:
             spare = Sandbox(None, None, **settings)
             spare.start()
         following = Sandbox(None, None, **settings)
-        following.start()  # its start-up overlaps with this grade
+        if not self.spares_later:
+            following.start()  # its start-up overlaps with this grade
         self._spares[exercise.slug] = (key, following)
         return spare
+
+    def start_spares(self) -> None:
+        """Start the spare workers not started yet (with `spares_later`: once a grade has been shown, so
+        that their start-up does not take the CPU from it)."""
+        for _, spare in self._spares.values():
+            spare.start()  # nothing to do for one already started
 
     def get(self, name: str) -> Service:
         if name not in self._running:

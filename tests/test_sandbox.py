@@ -288,3 +288,27 @@ def test_spare_workers_serve_one_submission_each(level: Level, make_course, monk
         third = grade(exercise, root / "solutions" / "demo", pool)
     assert (first.score, second.score, third.score) == (4, 2, 4)  # wrong: double(0) and echo pass
     assert not spare.alive  # the pool's spares end with it
+
+
+def test_watch_starts_the_next_spare_once_a_grade_is_shown(level: Level, make_course, monkeypatch) -> None:
+    """With spares_later the next grade's worker does not take the CPU from the grade in hand."""
+    from grader.catalog import load_all
+    from grader.runner import ServicePool, grade
+    from grader.sandbox import jail
+
+    monkeypatch.setattr(jail, "detect", lambda: level)
+    monkeypatch.setattr("grader.runner.detect", lambda: level)
+    root = make_course()
+    (exercise,) = load_all(root)
+    with ServicePool(spare_workers=True, spares_later=True) as pool:
+        first = grade(exercise, root / "solutions" / "demo", pool)
+        (_, spare), = pool._spares.values()
+        assert not spare.alive  # made during the grade, not started
+        pool.start_spares()
+        assert spare.alive and spare.module is None
+        second = grade(exercise, root / "solutions" / "demo", pool)
+        (_, following), = pool._spares.values()
+        assert spare.module == "demo" and following is not spare and not following.alive
+        third = grade(exercise, root / "solutions" / "demo", pool)  # no start_spares(): a worker of its own
+    assert (first.score, second.score, third.score) == (4, 4, 4)
+    assert not spare.alive and not following.alive
