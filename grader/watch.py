@@ -71,6 +71,7 @@ class Watch:
         if self.console.is_terminal:
             self.console.clear()
         text.write(Run(results=(result,), duration=result.duration), self.console)
+        self.pool.start_spares()  # the next regrade's worker starts while the learner reads and edits
         return result
 
     def advance(self) -> bool:
@@ -189,7 +190,7 @@ def watch(exercises: list[Exercise], workspace: Path, options: ServiceOptions, c
           *, start: str | None = None) -> int:
     """Run `grade watch`; the exit code (0 when done or quit)."""
     keys = sys.stdin is not None and sys.stdin.isatty()
-    with ServicePool(options, spare_workers=True) as pool:
+    with ServicePool(options, spare_workers=True, spares_later=True) as pool:
         try:
             return Watch(exercises, workspace, pool, console, start=start, keys=keys).run()
         except KeyboardInterrupt:
