@@ -9,6 +9,7 @@ a file target) into a TestResult with status not_run.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
@@ -75,6 +76,29 @@ def marker_problems(item: pytest.Item, known: list[str]) -> list[str]:
 
 
 OUR_MARKERS = ("points", "visibility", "hint", "reads")
+
+
+FULL_COLLECTION_EVERY = 100  # collections of the middle generation between two full ones (Python's own: 10)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Collect the oldest generation ten times less often while grading. A full collection walks every
+    object of the process (pytest, moto and boto3's models: millions), and grading allocates enough to
+    set one off again and again: 0.3 s of the 3 s of CPU of a vpc_networking grade. Young objects are
+    collected as often as ever, and every full collection still comes, later."""
+    young, middle, old = gc.get_threshold()
+    session.stash[_THRESHOLD_KEY] = (young, middle, old)
+    gc.set_threshold(young, middle, max(old, FULL_COLLECTION_EVERY))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _THRESHOLD_KEY in session.stash:
+        gc.set_threshold(*session.stash[_THRESHOLD_KEY])
+
+
+_THRESHOLD_KEY = pytest.StashKey[tuple[int, int, int]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
