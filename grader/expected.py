@@ -12,6 +12,7 @@ public database: what feedback shows anyway); an autograder bundle holds them al
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,9 +125,57 @@ class Expected:
         def compute() -> dict[str, Any]:
             if self._sql is None:
                 raise ExpectedMissing(f"exercise {self.exercise.slug} lists no sql service in exercise.toml")
+            sql = self._sql
             text = (self.exercise.solution_dir / filename).read_text(encoding="utf-8")
-            result = reference_result(self._sql, instance, text, filename=filename)
-            return {"columns": list(result.columns), "rows": [list(row) for row in result.rows]}
+
+            def run() -> dict[str, Any]:
+                result = reference_result(sql, instance, text, filename=filename)
+                return json.loads(json.dumps({"columns": list(result.columns), "rows": [list(row) for row in result.rows]}))
+
+            if getattr(sql, "backend", "") != "sqlite":
+                return run()  # a MySQL or MariaDB server of its own version: asked every time
+            return _kept(["reference", *_sqlite_engine(), instance.key, text], run)
 
         data = self.value(f"sql/{filename}/{instance.key}", compute)
         return QueryResult(tuple(data["columns"]), tuple(tuple(row) for row in data["rows"]))
+
+
+@functools.cache
+def _sqlite_engine() -> list[str]:
+    """What a reference result on SQLite depends on besides the database and the query: SQLite's version
+    and the grader's code that runs the query and makes its values portable."""
+    import hashlib
+    import sqlite3
+
+    import grader.checks.sql
+    import grader.services.sql
+
+    digest = hashlib.sha256()
+    folder = Path(grader.services.sql.__file__).parent
+    for source in [Path(grader.checks.sql.__file__), *sorted(folder.glob("*.py"))]:
+        digest.update(source.read_bytes())
+    return ["sqlite", sqlite3.sqlite_version, digest.hexdigest()]
+
+
+def _kept(key: list[str], compute: Callable[[], Any]) -> Any:
+    """`compute()`'s JSON value, kept in the grader's private cache between processes under a digest of
+    `key` (everything the value depends on): the reference queries of a grade on the embedded SQLite
+    databases are run once per machine, not once per grade. The cache is verified like the databases
+    beside it (grader.services.cache); one that cannot be used is only slower."""
+    import hashlib
+
+    from grader.services.cache import cache_dir, read_verified, write_verified
+
+    name = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:40]
+    try:
+        path = cache_dir() / f"expected-{name}.json"
+    except GraderError:
+        return compute()
+    data = read_verified(path)
+    if data is not None:
+        with contextlib.suppress(ValueError):
+            return json.loads(data)
+    value = compute()
+    with contextlib.suppress(OSError):
+        write_verified(path, json.dumps(value).encode("utf-8"))
+    return value

@@ -63,3 +63,22 @@ def test_neither_solution_nor_published_value(make_course, tmp_path: Path) -> No
     assert test.status is Status.ERROR
     assert "'double/21' is computed from the reference solution" in test.output
     assert "a published bundle reads it from expected/demo.json instead" in test.output
+
+
+def test_a_kept_value_is_computed_once_per_machine_and_never_read_back_damaged(tmp_path, monkeypatch) -> None:
+    from grader.expected import _kept
+
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[int] = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"columns": ["n"], "rows": [[len(calls)]]}
+
+    assert _kept(["reference", "q1.sql"], compute) == {"columns": ["n"], "rows": [[1]]}
+    assert _kept(["reference", "q1.sql"], compute) == {"columns": ["n"], "rows": [[1]]}  # kept: not computed again
+    assert _kept(["reference", "q2.sql"], compute) == {"columns": ["n"], "rows": [[2]]}  # another key
+    (kept,) = [p for p in (tmp_path / "cache").glob("expected-*.json")
+               if p.read_bytes() == b'{"columns": ["n"], "rows": [[1]]}']
+    kept.write_bytes(b'{"columns": ["n"], "rows": [[99]]}')  # damaged: its digest no longer matches
+    assert _kept(["reference", "q1.sql"], compute) == {"columns": ["n"], "rows": [[3]]}
