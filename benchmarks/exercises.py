@@ -39,7 +39,8 @@ GRADE_GOAL = 2.5
 
 
 def kind(exercise) -> str:
-    return "aws" if "aws" in exercise.services else "sql" if "sql" in exercise.services else "python"
+    services = set(exercise.services)
+    return "aws" if "aws" in services else "sql" if services & {"sql", "learner_db"} else "python"
 
 
 def _children_cpu() -> float:
