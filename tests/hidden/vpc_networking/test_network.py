@@ -121,13 +121,20 @@ class Outcome:
     returned: Any = None  # what fix_connectivity returned
 
 
-_OUTCOMES: dict[tuple[int, int], Outcome] = {}
+# kept in the grading session's stash: a warm worker that grades submission after submission with
+# these modules loaded starts every session with none (a module-level cache would hand the next
+# submission an outcome of the last one, and grow with every grade)
+OUTCOMES = pytest.StashKey[dict[int, Outcome]]()
+
+
+def _outcomes(request: pytest.FixtureRequest) -> dict[int, Outcome]:
+    return request.session.stash.setdefault(OUTCOMES, {})
 
 
 def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest) -> Outcome:
     """Build network `seed`, run the learner's fix once, and keep what it left (per grading session)."""
-    key = (id(request.session), seed)
-    if key not in _OUTCOMES:
+    outcomes = _outcomes(request)
+    if seed not in outcomes:
         try:
             scenario = scenarios.build(aws.client, seed)
         except Exception as exc:
@@ -140,9 +147,9 @@ def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest
             returned = submission.fix_connectivity(scenario.vpc_id)
         except SubmissionError as exc:
             error = exc
-        _OUTCOMES[key] = Outcome(scenario, network.load(aws.client("ec2"), scenario.vpc_id),
+        outcomes[seed] = Outcome(scenario, network.load(aws.client("ec2"), scenario.vpc_id),
                                  scenario.endpoints(aws.client), error, returned)
-    result = _OUTCOMES[key]
+    result = outcomes[seed]
     if result.error is not None:
         raise result.error
     return result
@@ -247,7 +254,7 @@ def test_changes_are_minimal(seed, submission, request):
     """fix_connectivity opens nothing beyond the design"""
     # the network is built once per grade (by the matching check above when it ran first): the `aws`
     # fixture, which wipes the endpoint, is asked for only when it is not built yet
-    built = (id(request.session), seed) in _OUTCOMES
+    built = seed in _outcomes(request)
     result = outcome(seed, None if built else request.getfixturevalue("aws"), submission, request)
     if path_problems(result):
         pytest.fail(f"minimality is judged once {describe_network(seed, result)} works: "
