@@ -8,7 +8,8 @@ of the work of a worker that dies; nothing here queues or retries.
 
 A warm worker (`WarmGrader`, a Dask worker plugin) keeps one ServicePool and the hidden tests'
 modules for its whole life and grades submission after submission through `runner.grade()`; the
-learner's code still runs in a fresh sandbox per submission.
+learner's code still runs in a fresh sandbox per submission, started while the submission before
+it was graded (the pool's spare workers).
 """
 from __future__ import annotations
 
@@ -296,7 +297,9 @@ class WarmGrader(WorkerPlugin):
         if not catalog.is_course_root(root):
             root = catalog.find_root()  # the worker's own checkout, for a cluster on other machines
         self.exercises = {e.slug: e for e in catalog.load_all(root)}
-        self.pool = ServicePool(self.options)
+        # a sandbox worker started ahead of each submission (one per exercise): its start-up overlaps
+        # with the grade before; it has run no learner code, and each submission gets its own
+        self.pool = ServicePool(self.options, spare_workers=True)
         self.scratch = tempfile.mkdtemp(prefix="grader-batch-")
 
     def teardown(self, worker: Any = None) -> None:

@@ -434,6 +434,40 @@ def test_nothing_persists_from_one_grade_to_the_next(course: Path, pool: Service
     assert [(t.status, t.output) for t in first.tests] == [(t.status, t.output) for t in second.tests]
 
 
+MARK_AND_KILL = MARKERS.replace("    return @SECRET@", """    for pid in range(1, 32768):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+    return @SECRET@""")
+
+
+def test_the_sandbox_started_ahead_for_the_next_submission_is_out_of_reach(course: Path, tmp_path: Path) -> None:
+    """A batch worker starts the next submission's sandbox while this one is graded: markers left and
+    every process in sight killed reach neither that sandbox nor the submission graded in it."""
+    from grader.batch import Submission, WarmGrader, content_hash
+    from grader.services import ServiceOptions
+
+    files = (("attack.py", (MARK_AND_KILL.replace("@SECRET@", repr(SECRET)) + "\n\ndef ok():\n    return 1\n").encode()),)
+    worker = WarmGrader(str(course), ServiceOptions())
+    worker.setup(None)
+    try:
+        first = worker.grade(Submission("mallory", "vault", files, "mallory/vault", content_hash(files)))
+        (_, ahead), = worker.pool._spares.values()
+        assert ahead.alive and ahead.module is None  # started during the attack, untouched by it
+        second = worker.grade(Submission("victim", "vault", files, "victim/vault", content_hash(files)))
+        assert not ahead.alive  # the second submission was graded in it, then it ended
+    finally:
+        worker.teardown(None)
+        for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "") or "").startswith(str(course))]:
+            del sys.modules[name]
+    for outcome in (first, second):
+        assert outcome.status == "graded"
+        assert_contained(outcome.result)
+    assert [t.status for t in first.result.tests] == [t.status for t in second.result.tests]
+
+
 # -- resource bombs -------------------------------------------------------------------------------
 
 
