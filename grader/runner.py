@@ -73,6 +73,11 @@ class ServicePool:
         for _, spare in self._spares.values():
             spare.start()  # nothing to do for one already started
 
+    def keep_spares(self, slugs: set[str] | frozenset[str]) -> None:
+        """End the spare workers of every exercise not in `slugs` (a process that has moved on)."""
+        for slug in [s for s in self._spares if s not in slugs]:
+            self._spares.pop(slug)[1].close()
+
     def get(self, name: str) -> Service:
         if name not in self._running:
             make = service_registry.factory(name)
