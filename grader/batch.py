@@ -297,8 +297,8 @@ class WarmGrader(WorkerPlugin):
         if not catalog.is_course_root(root):
             root = catalog.find_root()  # the worker's own checkout, for a cluster on other machines
         self.exercises = {e.slug: e for e in catalog.load_all(root)}
-        # a sandbox worker started ahead of each submission (one per exercise): its start-up overlaps
-        # with the grade before; it has run no learner code, and each submission gets its own
+        # a sandbox worker started ahead of each submission (for the exercise being graded): its start-up
+        # overlaps with the grade before; it has run no learner code, and each submission gets its own
         self.pool = ServicePool(self.options, spare_workers=True)
         self.scratch = tempfile.mkdtemp(prefix="grader-batch-")
 
@@ -321,6 +321,7 @@ class WarmGrader(WorkerPlugin):
             reason = f"the worker {self.address} has no exercise {submission.exercise!r} in its course"
             return Outcome(UNGRADED, _empty_result(None, submission.exercise, label, reason, ungraded=True),
                            reason, self.address)
+        self.pool.keep_spares({exercise.slug})  # submissions come grouped by exercise: one spare is enough
         folder = Path(tempfile.mkdtemp(dir=self.scratch)) / exercise.slug
         try:
             for name, data in submission.files:
@@ -478,8 +479,12 @@ def grade_batch(
     course = exercises[0].root if exercises else Path.cwd()
     started = time.monotonic()
     mine = version()
-    todo = [s for s in submissions
-            if regrade or not book.done(s.student, s.exercise, s.content_hash, mine)]
+    # grouped by exercise, in course order: a worker grades one exercise after another, so the sandbox it
+    # starts ahead is for the exercise of its next submission
+    rank = {slug: i for i, slug in enumerate(by_slug)}
+    todo = sorted((s for s in submissions
+                   if regrade or not book.done(s.student, s.exercise, s.content_hash, mine)),
+                  key=lambda s: rank.get(s.exercise, len(rank)))
     summary = Summary(planned=len(submissions), skipped=len(submissions) - len(todo))
     if not todo:
         listener.started(0, summary.skipped, 0)

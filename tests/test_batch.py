@@ -2,6 +2,7 @@
 a local Dask cluster with the scores each submission earns on its own."""
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -166,6 +167,29 @@ def test_a_warm_worker_grades_file_contents_and_keeps_the_hidden_tests(
         assert "double(21) should be 42" in bad.result.tests[0].output
         missing = worker.grade(submission_of("cat", "nosuch", {"x.py": ""}))
         assert missing.status == "ungraded" and "no exercise 'nosuch'" in missing.reason
+    finally:
+        worker.teardown(None)
+        for name in [n for n, m in sys.modules.items()
+                     if str(getattr(m, "__file__", "") or "").startswith(str(root))]:
+            del sys.modules[name]
+
+
+def test_a_warm_worker_keeps_a_sandbox_started_ahead_for_the_exercise_it_grades(
+        make_course: Callable[..., Path]) -> None:
+    root = make_course()
+    shutil.copytree(root / "exercises" / "demo", root / "exercises" / "other")
+    shutil.copytree(root / "tests" / "hidden" / "demo", root / "tests" / "hidden" / "other")
+    answer = {"demo.py": "def double(x):\n    return 2 * x\n\ndef echo(t):\n    return t\n"}
+    worker = WarmGrader(str(root), ServiceOptions())
+    worker.setup(None)
+    assert worker.pool is not None
+    try:
+        kept = []
+        for student, slug in (("ann", "demo"), ("bob", "demo"), ("cat", "other"), ("dan", "demo")):
+            outcome = worker.grade(submission_of(student, slug, answer))
+            assert (outcome.status, outcome.result.score) == (GRADED, 4.0)
+            kept.append([(s, spare.alive) for s, (_, spare) in worker.pool._spares.items()])
+        assert kept == [[("demo", True)], [("demo", True)], [("other", True)], [("demo", True)]]
     finally:
         worker.teardown(None)
         for name in [n for n, m in sys.modules.items()
