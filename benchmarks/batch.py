@@ -8,8 +8,8 @@ answers (one mutant each of the solution, grader/mutants, drawn at random among 
 Every student has one exercise folder, as `grade batch SUBMISSIONS` reads them.
 
 1. The floor, measured in this run: the naive loop, one `grade run SLUG --path STUDENT --format json`
-   process per submission, on a sample of `--naive` submissions per exercise (the mix of kinds
-   drawn like the class); its per-exercise median extrapolates the whole class.
+   process per submission, on a sample of about `--naive` submissions per exercise (drawn per kind
+   in the class's proportions); its per-exercise mean extrapolates the whole class.
 2. `grade_batch()` in this process with --jobs J for each J of --jobs: a LocalCluster started, then
    one batch per exercise into a fresh gradebook, each exercise's rate from its own batch's wall
    time. Cold: new workers (a worker's first grade of an exercise imports and starts what it
@@ -81,12 +81,19 @@ def make_class(exercises, count: int, seed: int, folder: Path) -> list[tuple[str
 # -- the naive loop ------------------------------------------------------------------------------
 
 def naive(made, folder: Path, per_exercise: int, seed: int) -> dict[str, tuple[float, float]]:
-    """Median wall and CPU seconds of one `grade run` process per submission, per exercise."""
+    """Mean wall and CPU seconds of one `grade run` process per submission, per exercise, over a sample
+    drawn per kind in the class's proportions (a mean: a submission that runs into its time limit
+    costs the class its full limit)."""
     rng = random.Random(seed + 1)
     out = {}
     for slug in dict.fromkeys(s for _, s, _ in made):
         mine = [m for m in made if m[1] == slug]
-        sample = rng.sample(mine, min(per_exercise, len(mine)))
+        sample = []
+        for kind in ("solution", "stub", "wrong"):
+            group = [m for m in mine if m[2] == kind]
+            if group:
+                share = max(1, round(per_exercise * len(group) / len(mine)))
+                sample += rng.sample(group, min(share, len(group)))
         walls, cpus = [], []
         for student, _, _ in sample:
             before = os.times()
@@ -96,7 +103,7 @@ def naive(made, folder: Path, per_exercise: int, seed: int) -> dict[str, tuple[f
             walls.append(time.perf_counter() - started)
             after = os.times()
             cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
-        out[slug] = (statistics.median(walls), statistics.median(cpus))
+        out[slug] = (statistics.mean(walls), statistics.mean(cpus))
     return out
 
 
@@ -190,7 +197,7 @@ def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=200, help="students in the class (default 200)")
-    parser.add_argument("--naive", type=int, default=6, help="naive `grade run` processes per exercise (default 6)")
+    parser.add_argument("--naive", type=int, default=8, help="naive `grade run` processes per exercise (default 8)")
     parser.add_argument("--jobs", default="1,2", help="cluster sizes, comma-separated (default 1,2)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--warm", action="store_true", help="grade the class a second time on the warm workers")
@@ -220,7 +227,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
           f"sandbox {detect().name}; load average before: {load()} on {os.cpu_count()} CPUs")
     floor = naive(made, folder, args.naive, args.seed)
     naive_total = sum(floor[slug][0] * n for slug, n in count.items())
-    print(f"\n== the floor: one `grade run --format json` process per submission ({args.naive} per exercise)")
+    print(f"\n== the floor: one `grade run --format json` process per submission (about {args.naive} per "
+          "exercise; mean)")
     for slug, (wall, cpu) in floor.items():
         print(f"{slug:<16} {wall:6.2f} s/submission  {1 / wall:6.2f}/s  cpu {cpu:5.2f} s")
     print(f"{'class':<16} {naive_total / len(submissions):6.2f} s/submission  {len(submissions) / naive_total:6.2f}/s"
