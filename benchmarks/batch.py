@@ -119,6 +119,7 @@ class TreeMemory:
         self.procs = {pid: psutil.Process(pid) for pid in pids}
         self.worker = {pid: 0 for pid in pids}
         self.tree = {pid: 0 for pid in pids}
+        self.at_peak = {pid: (0, 0) for pid in pids}  # the worker's own PSS and how many processes it ran then
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.cpu = 0.0  # what sampling cost this process
@@ -134,13 +135,15 @@ class TreeMemory:
                     self.worker[pid] = max(self.worker[pid], proc.memory_info().rss)
                 except psutil.Error:
                     continue
-                total = 0
+                sizes = []
                 for member in members:
                     try:
-                        total += member.memory_full_info().pss
+                        sizes.append(member.memory_full_info().pss)
                     except psutil.Error:
                         pass
-                self.tree[pid] = max(self.tree[pid], total)
+                if sum(sizes) > self.tree[pid]:
+                    self.tree[pid] = sum(sizes)
+                    self.at_peak[pid] = (sizes[0] if sizes else 0, len(sizes) - 1)
 
     def __enter__(self) -> TreeMemory:
         self.thread.start()
@@ -191,7 +194,8 @@ def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool) -> dic
                 before = after
     return {"seconds": seconds, "setup": setup, "cpu": cpu, "failures": failures,
             "worker_rss_mb": [m / 2**20 for m in memory.worker.values()],
-            "tree_pss_mb": [m / 2**20 for m in memory.tree.values()]}
+            "tree_pss_mb": [m / 2**20 for m in memory.tree.values()],
+            "at_peak": [(own / 2**20, n) for own, n in memory.at_peak.values()]}
 
 
 def main() -> None:
@@ -265,7 +269,9 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
         tree = max(got["tree_pss_mb"])
         print(f"memory per worker: worker + sandboxes PSS peak {', '.join(f'{m:.0f}' for m in got['tree_pss_mb'])} MB "
               f"({'met' if tree <= MEMORY_GOAL_MB else 'NOT met'}, goal {MEMORY_GOAL_MB}); worker alone RSS peak "
-              f"{', '.join(f'{m:.0f}' for m in got['worker_rss_mb'])} MB")
+              f"{', '.join(f'{m:.0f}' for m in got['worker_rss_mb'])} MB; at the peak the worker's own PSS and its "
+              f"processes (bwrap, sandbox workers and their children): "
+              f"{', '.join(f'{own:.0f} MB + {n}' for own, n in got['at_peak'])}")
         for failure in got["failures"]:
             print(f"  not all graded: {failure}")
     if len(rates) > 1:
