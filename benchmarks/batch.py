@@ -9,13 +9,15 @@ Every student has one exercise folder, as `grade batch SUBMISSIONS` reads them.
 
 1. The floor, measured in this run: the naive loop, one `grade run SLUG --path STUDENT --format json`
    process per submission, on a sample of about `--naive` submissions per exercise (drawn per kind
-   in the class's proportions); its per-exercise mean extrapolates the whole class.
+   in the class's proportions), measured on each cluster just before the exercise's first batch
+   (the load changes during a run; the floor and the batch beside it see about the same); its mean
+   extrapolates the exercise, the sum the class.
 2. `grade_batch()` in this process with --jobs J for each J of --jobs: a LocalCluster started, then
    one batch per exercise into a fresh gradebook, each exercise's rate from its own batch's wall
    time. Cold: new workers (a worker's first grade of an exercise imports and starts what it
    needs), what `grade batch` costs; the class line adds the cluster's start. With --warm the
    class is graded again into another gradebook on the same, warm workers: the rate a long batch
-   settles at. The naive sample is graded in the same run (the same load), not the class.
+   settles at.
 
 Memory per worker: the peak PSS (shared pages split among their sharers) of the Dask worker and
 the sandboxes it runs, summed and sampled every 100 ms, beside the worker's own peak RSS. CPU per
@@ -80,31 +82,28 @@ def make_class(exercises, count: int, seed: int, folder: Path) -> list[tuple[str
 
 # -- the naive loop ------------------------------------------------------------------------------
 
-def naive(made, folder: Path, per_exercise: int, seed: int) -> dict[str, tuple[float, float]]:
-    """Mean wall and CPU seconds of one `grade run` process per submission, per exercise, over a sample
-    drawn per kind in the class's proportions (a mean: a submission that runs into its time limit
-    costs the class its full limit)."""
-    rng = random.Random(seed + 1)
-    out = {}
-    for slug in dict.fromkeys(s for _, s, _ in made):
-        mine = [m for m in made if m[1] == slug]
-        sample = []
-        for kind in ("solution", "stub", "wrong"):
-            group = [m for m in mine if m[2] == kind]
-            if group:
-                share = max(1, round(per_exercise * len(group) / len(mine)))
-                sample += rng.sample(group, min(share, len(group)))
-        walls, cpus = [], []
-        for student, _, _ in sample:
-            before = os.times()
-            started = time.perf_counter()
-            subprocess.run([GRADE, "run", slug, "--path", str(folder / student), "--format", "json"],
-                           cwd=ROOT, capture_output=True, check=False)
-            walls.append(time.perf_counter() - started)
-            after = os.times()
-            cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
-        out[slug] = (statistics.mean(walls), statistics.mean(cpus))
-    return out
+def naive(made, folder: Path, slug: str, per_exercise: int, seed: int) -> tuple[float, float]:
+    """Mean wall and CPU seconds of one `grade run` process per submission of `slug`, over a sample drawn
+    per kind in the class's proportions (a mean: a submission that runs into its time limit costs the
+    class its whole limit)."""
+    rng = random.Random(f"{seed}:{slug}")
+    mine = [m for m in made if m[1] == slug]
+    sample = []
+    for kind in ("solution", "stub", "wrong"):
+        group = [m for m in mine if m[2] == kind]
+        if group:
+            share = max(1, round(per_exercise * len(group) / len(mine)))
+            sample += rng.sample(group, min(share, len(group)))
+    walls, cpus = [], []
+    for student, _, _ in sample:
+        before = os.times()
+        started = time.perf_counter()
+        subprocess.run([GRADE, "run", slug, "--path", str(folder / student), "--format", "json"],
+                       cwd=ROOT, capture_output=True, check=False)
+        walls.append(time.perf_counter() - started)
+        after = os.times()
+        cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
+    return statistics.mean(walls), statistics.mean(cpus)
 
 
 # -- the batch -----------------------------------------------------------------------------------
@@ -160,14 +159,16 @@ def worker_usage() -> dict[str, float]:
     return {"pid": os.getpid(), "cpu": times.user + times.system + times.children_user + times.children_system}
 
 
-def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool) -> dict:
-    """Seconds per exercise on a new cluster of `jobs` workers (and again, warm), and what the workers used."""
+def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool, floor) -> dict:
+    """Seconds per exercise on a new cluster of `jobs` workers (and again, warm), what the workers used,
+    and `floor(slug)`: the naive loop measured just before the exercise's first batch."""
     from grader import batch
     from grader.gradebook import Gradebook
     from grader.services import ServiceOptions
 
     options = ServiceOptions()
     seconds: dict[str, dict[str, float]] = {"cold": {}, "warm": {}}
+    naive_loop: dict[str, tuple[float, float, str]] = {}
     cpu: dict[str, tuple[float, float]] = {}
     failures: list[str] = []
     started = time.perf_counter()
@@ -182,6 +183,8 @@ def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool) -> dic
                 with Gradebook(scratch / f"gradebook-{jobs}-{phase}.db") as book:
                     for exercise in exercises:
                         mine = [s for s in submissions if s.exercise == exercise.slug]
+                        if phase == "cold":
+                            naive_loop[exercise.slug] = (*floor(exercise.slug), load())
                         began = time.perf_counter()
                         summary = batch.grade_batch(mine, [exercise], book, options=options, client=client)
                         seconds[phase][exercise.slug] = time.perf_counter() - began
@@ -192,7 +195,7 @@ def batches(exercises, submissions, jobs: int, scratch: Path, warm: bool) -> dic
                               sum(os.times()[:2]) - sum(own[:2]) - memory.cpu + sampled)
                 sampled = memory.cpu
                 before = after
-    return {"seconds": seconds, "setup": setup, "cpu": cpu, "failures": failures,
+    return {"seconds": seconds, "setup": setup, "cpu": cpu, "failures": failures, "naive": naive_loop,
             "worker_rss_mb": [m / 2**20 for m in memory.worker.values()],
             "tree_pss_mb": [m / 2**20 for m in memory.tree.values()],
             "at_peak": [(own / 2**20, n) for own, n in memory.at_peak.values()]}
@@ -229,40 +232,34 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     kinds = {k: sum(1 for m in made if m[2] == k) for k in ("solution", "stub", "wrong")}
     print(f"class: {len(submissions)} submissions ({', '.join(f'{n} {k}' for k, n in kinds.items())}); "
           f"sandbox {detect().name}; load average before: {load()} on {os.cpu_count()} CPUs")
-    floor = naive(made, folder, args.naive, args.seed)
-    naive_total = sum(floor[slug][0] * n for slug, n in count.items())
-    print(f"\n== the floor: one `grade run --format json` process per submission (about {args.naive} per "
-          "exercise; mean)")
-    for slug, (wall, cpu) in floor.items():
-        print(f"{slug:<16} {wall:6.2f} s/submission  {1 / wall:6.2f}/s  cpu {cpu:5.2f} s")
-    print(f"{'class':<16} {naive_total / len(submissions):6.2f} s/submission  {len(submissions) / naive_total:6.2f}/s"
-          f"  ({naive_total:.0f} s extrapolated)   load {load()}")
     rates: dict[int, float] = {}
     n = len(submissions)
     for jobs in [int(j) for j in args.jobs.split(",")]:
-        got = batches(exercises, submissions, jobs, scratch, args.warm)
-        print(f"\n== grade_batch --jobs {jobs}: cluster up in {got['setup']:.1f} s   load {load()}")
-        print(f"{'exercise':<16} {'n':>4} {'naive /s':>8} {'cold /s':>8} {'x naive':>8} {'warm /s':>8} "
-              f"{'x naive':>8} {'goal /s':>7}")
-        for phase, seconds in got["seconds"].items():
-            if seconds:
-                rates.setdefault(jobs, n / sum(seconds.values()))  # the cold class rate
+        got = batches(exercises, submissions, jobs, scratch, args.warm,
+                      lambda slug: naive(made, folder, slug, args.naive, args.seed))
+        floor = got["naive"]
+        print(f"\n== grade_batch --jobs {jobs}: cluster up in {got['setup']:.1f} s; load after {load()}")
+        print(f"{'exercise':<16} {'n':>4} {'naive s':>7} {'cpu s':>5} {'load':>4} {'naive /s':>8} {'cold /s':>8} "
+              f"{'x naive':>8} {'warm /s':>8} {'x naive':>8} {'goal /s':>7}")
+        rates[jobs] = n / sum(got["seconds"]["cold"].values())
         for e in exercises:
-            slug, per = e.slug, floor[e.slug][0]
+            slug, (per, per_cpu, at) = e.slug, floor[e.slug]
             cold = count[slug] / got["seconds"]["cold"][slug]
             warm = count[slug] / got["seconds"]["warm"][slug] if got["seconds"]["warm"] else 0.0
             best = max(cold, warm)
-            print(f"{slug:<16} {count[slug]:4d} {1 / per:8.2f} {cold:8.2f} {cold * per:7.1f}x "
-                  + (f"{warm:8.2f} {warm * per:7.1f}x " if warm else f"{'-':>8} {'-':>8} ")
+            print(f"{slug:<16} {count[slug]:4d} {per:7.2f} {per_cpu:5.2f} {at.split()[0]:>4} {1 / per:8.2f} {cold:8.2f} "
+                  f"{cold * per:7.1f}x " + (f"{warm:8.2f} {warm * per:7.1f}x " if warm else f"{'-':>8} {'-':>8} ")
                   + f"{GOALS.get(slug, 0):7.0f}  {'met' if best >= GOALS.get(slug, 0) else 'NOT met'}")
+        naive_total = sum(floor[slug][0] * c for slug, c in count.items())
         cold_total = sum(got["seconds"]["cold"].values())
         whole = got["setup"] + cold_total
-        line = (f"{'class':<16} {n:4d} {n / naive_total:8.2f} {n / cold_total:8.2f} "
+        line = (f"{'class':<16} {n:4d} {naive_total / n:7.2f} {'':>5} {'':>4} {n / naive_total:8.2f} {n / cold_total:8.2f} "
                 f"{naive_total / cold_total:7.1f}x ")
         if got["seconds"]["warm"]:
             warm_total = sum(got["seconds"]["warm"].values())
             line += f"{n / warm_total:8.2f} {naive_total / warm_total:7.1f}x "
-        print(line + f"{RATIO_GOAL:6.0f}x  with cluster start: {n / whole:.2f}/s = {naive_total / whole:.1f}x naive")
+        print(line + f"{RATIO_GOAL:6.0f}x  with cluster start: {n / whole:.2f}/s = {naive_total / whole:.1f}x naive "
+              f"({'met' if naive_total / whole >= RATIO_GOAL else 'NOT met'})")
         for phase, (workers, here) in got["cpu"].items():
             print(f"cpu per submission, {phase}: workers {workers / n:.3f} s (sandboxes not counted), "
                   f"this process (scheduler, gradebook; not the memory sampling) {here / n:.3f} s")
@@ -271,7 +268,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
               f"({'met' if tree <= MEMORY_GOAL_MB else 'NOT met'}, goal {MEMORY_GOAL_MB}); worker alone RSS peak "
               f"{', '.join(f'{m:.0f}' for m in got['worker_rss_mb'])} MB; at the peak the worker's own PSS and its "
               f"processes (bwrap, sandbox workers and their children): "
-              f"{', '.join(f'{own:.0f} MB + {n}' for own, n in got['at_peak'])}")
+              f"{', '.join(f'{own:.0f} MB + {k}' for own, k in got['at_peak'])}")
         for failure in got["failures"]:
             print(f"  not all graded: {failure}")
     if len(rates) > 1:
