@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true", help="grade the class a second time on the warm workers")
     parser.add_argument("slugs", nargs="*", default=list(DEFAULT_SLUGS))
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="grade-bench-batch-"))
+    scratch = Path(tempfile.mkdtemp(prefix="batch-benchmark-"))
     os.environ["GRADER_STATE_DIR"] = str(scratch / "state")  # no progress in the checkout
     os.environ.pop("GRADER_MYSQL_URL", None)  # the embedded backends
     os.chdir(ROOT)
