@@ -164,7 +164,9 @@ def graded_once(gradebook: Path, people: list[tuple[str, str, str]]) -> None:
 @pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
 def test_an_interrupted_batch_resumes_and_grades_everyone_once(tmp_path: Path, how: str) -> None:
     students = tmp_path / "class"
-    people = log_parsing_class(students, 10)
+    # enough students that the batch is still grading when the interruption lands (it is sent once
+    # three results are in the gradebook, and warm workers grade log_parsing at about ten a second)
+    people = log_parsing_class(students, 40)
     gradebook = tmp_path / "gradebook.db"
     args = [str(students), "--gradebook", str(gradebook), "--jobs", "2"]
 
