@@ -34,6 +34,7 @@ from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageEr
 from grader.gradebook import FAILED, GRADED, UNGRADED, Gradebook
 from grader.results import Result
 from grader.runner import ServicePool, grade, version
+from grader.sandbox import scratch_folder
 from grader.services import ServiceOptions
 
 if TYPE_CHECKING:
@@ -300,7 +301,7 @@ class WarmGrader(WorkerPlugin):
         # a sandbox worker started ahead of each submission (for the exercise being graded): its start-up
         # overlaps with the grade before; it has run no learner code, and each submission gets its own
         self.pool = ServicePool(self.options, spare_workers=True)
-        self.scratch = tempfile.mkdtemp(prefix="grader-batch-")
+        self.scratch = scratch_folder("batch")
 
     def teardown(self, worker: Any = None) -> None:
         if self.pool is not None:

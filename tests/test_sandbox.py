@@ -312,3 +312,32 @@ def test_watch_starts_the_next_spare_once_a_grade_is_shown(level: Level, make_co
         third = grade(exercise, root / "solutions" / "demo", pool)  # no start_spares(): a worker of its own
     assert (first.score, second.score, third.score) == (4, 4, 4)
     assert not spare.alive and not following.alive
+
+
+def test_scratch_folders_left_by_dead_processes_are_removed_by_the_next_one(tmp_path, monkeypatch) -> None:
+    """A worker killed mid-grade never cleans up; the next process of the same kind does, and leaves
+    alone the folders of live processes and of other kinds."""
+    import subprocess
+    import tempfile
+
+    from grader import sandbox
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"grader-worker-{dead.pid}-abc"
+    (stale / "submission").mkdir(parents=True)
+    (stale / "submission" / "mod.py").write_text("x = 1\n")
+    alive = tmp_path / f"grader-worker-{os.getpid()}-def"
+    alive.mkdir()
+    other_kind = tmp_path / f"grader-batch-{dead.pid}-ghi"
+    other_kind.mkdir()
+    unrelated = tmp_path / "grader-worker-notapid"
+    unrelated.mkdir()
+    monkeypatch.setattr(sandbox, "_reaped", set())
+    made = Path(sandbox.scratch_folder("worker"))
+    assert made.parent == tmp_path and made.name.startswith(f"grader-worker-{os.getpid()}-")
+    assert not stale.exists()
+    assert alive.exists() and other_kind.exists() and unrelated.exists()
+    Path(sandbox.scratch_folder("worker")).rmdir()  # reaped once per process: nothing else changes
+    made.rmdir()

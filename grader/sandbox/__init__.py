@@ -31,7 +31,8 @@ from grader.sandbox.jail import (INSIDE, NAMESPACES, NOBODY, PROCESS, TMP_MB, WO
                                  detect, write_etc)
 
 __all__ = ["Sandbox", "WorkerSession", "SubmissionProxy", "SubmissionError", "SubmissionTimeout",
-           "Level", "detect", "NAMESPACES", "PROCESS", "snapshot", "describe_call", "worker_base_env"]
+           "Level", "detect", "NAMESPACES", "PROCESS", "snapshot", "describe_call", "worker_base_env",
+           "scratch_folder"]
 
 WORKER = Path(_worker.__file__)
 MAX_FILES = 500  # a submission folder holding more is refused, as is one over MAX_BYTES
@@ -97,6 +98,48 @@ def _can_drop_privileges() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
+
+
+_SCRATCH = re.compile(r"^grader-(?P<kind>[a-z]+)-(?P<pid>[0-9]+)-")
+_reaped: set[str] = set()
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def reap_stale_scratch(kind: str) -> list[str]:
+    """Remove this user's scratch folders of `kind` whose process is gone: a worker killed in the middle
+    of a grade (SIGKILL, out of memory, a Dask worker lost) never ran its clean-up. A folder of a live
+    process, or of another user, is left alone. Returns the folders removed."""
+    removed = []
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"grader-{kind}-*"):
+        match = _SCRATCH.match(folder.name)
+        if not match or match["kind"] != kind:
+            continue
+        with contextlib.suppress(OSError):
+            if folder.lstat().st_uid != os.geteuid() or not folder.is_dir() or folder.is_symlink():
+                continue
+            if _process_gone(int(match["pid"])):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(str(folder))
+    return removed
+
+
+def scratch_folder(kind: str) -> str:
+    """A new private scratch folder named for this process (`grader-<kind>-<pid>-...` in the temporary
+    folder); the first call of a process for `kind` removes what dead processes left of that kind."""
+    if kind not in _reaped:
+        _reaped.add(kind)
+        reap_stale_scratch(kind)
+    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-")
 
 
 def worker_base_env() -> dict[str, str]:
@@ -208,7 +251,7 @@ class Sandbox:
             return
         if self.module is not None and not self._found():
             return
-        self._scratch = tempfile.mkdtemp(prefix="grader-worker-")
+        self._scratch = scratch_folder("worker")
         learner_copy = Path(self._scratch) / "submission"
         learner_copy.mkdir()
         if self.module is not None and not self._copy_in():
