@@ -428,7 +428,9 @@ def connect(jobs: int, scheduler: str | None) -> Iterator[Client]:
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR, death_timeout=30)
+                               dashboard_address=None, silence_logs=logging.ERROR, death_timeout=30,
+                               # its HTTP server (health, metrics) on a free port, not 8787
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         with cluster, Client(cluster) as client:
             yield client
 
