@@ -334,3 +334,22 @@ def test_rest_operations_are_named_from_the_service_model(aws: AwsService, learn
     s3.list_objects_v2(Bucket="named", Prefix="a/")
     assert [aws.calls("s3", op) for op in ("PutObject", "HeadObject", "GetObject", "GetObjectTagging",
                                            "CopyObject", "ListObjectsV2", "ListObjects")] == [1, 1, 1, 1, 1, 1, 0]
+
+
+def test_remembered_regions_are_botocores_own() -> None:
+    """The grader remembers the regions moto's EC2 models ask new boto3 Sessions for; the answers are
+    the ones a fresh Session gives, and a caller changing its list changes nothing remembered."""
+    import boto3.session
+    import botocore.session
+
+    from grader.services.aws import _quicker_moto
+
+    _quicker_moto()
+    fresh = botocore.session.Session()
+    for service, partition in (("ec2", "aws"), ("ec2", "aws-us-gov"), ("ec2", "aws-cn"), ("s3", "aws")):
+        expected = fresh.get_available_regions(service, partition)
+        got = boto3.session.Session().get_available_regions(service, partition)
+        assert got == expected and expected
+        got.clear()
+        assert boto3.session.Session().get_available_regions(service, partition) == expected
+    assert getattr(boto3.session.Session.get_available_regions, "remembered", False)

@@ -109,7 +109,8 @@ def _quicker_moto() -> None:
     """Remember two answers moto works out again for every request: the folders of its package (its
     dispatcher lists them to read the Host header) and the method names of a response class (found with
     inspect.getmembers). Each took 1.5 ms a request, as long as the rest of moto's work on a small one.
-    A moto without these functions is left as it is."""
+    A moto without these functions is left as it is. And a third, for loading EC2: the regions."""
+    import boto3.session
     import moto.backends as backends
     import moto.core.responses as responses
 
@@ -125,6 +126,22 @@ def _quicker_moto() -> None:
     names = getattr(responses, "method_names_from_class", None)
     if names is not None and not hasattr(names, "cache_info"):
         responses.method_names_from_class = functools.cache(names)  # type: ignore[assignment]
+    # moto's EC2 models ask three new boto3 Sessions for the regions of EC2 while their module loads; each
+    # new Session parses botocore's endpoint data again (0.1 s of CPU each). The answer is botocore's data
+    # file, the same for every Session of this process.
+    regions = boto3.session.Session.get_available_regions
+    if not hasattr(regions, "remembered"):
+        answers: dict[tuple[Any, ...], list[str]] = {}
+
+        def get_available_regions(session: Any, service_name: str, partition_name: str = "aws",
+                                  allow_non_regional: bool = False) -> list[str]:
+            key = (service_name, partition_name, allow_non_regional)
+            if key not in answers:
+                answers[key] = regions(session, service_name, partition_name, allow_non_regional)
+            return list(answers[key])
+
+        get_available_regions.remembered = True  # type: ignore[attr-defined]
+        boto3.session.Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
 
 
 def _quiet(base: type) -> type:
