@@ -251,6 +251,9 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
       grade run log_parsing --path solutions    the reference solution
       grade run all --format gradescope -o results.json
     """
+    from grader.sandbox.jail import detect_soon
+
+    detect_soon()  # probes the sandbox while the imports below run
     from grader.report import text
     from grader.runner import ServicePool, check_keyword, grade_targets, matching
     from grader.targets import resolve

@@ -341,3 +341,32 @@ def test_scratch_folders_left_by_dead_processes_are_removed_by_the_next_one(tmp_
     assert alive.exists() and other_kind.exists() and unrelated.exists()
     Path(sandbox.scratch_folder("worker")).rmdir()  # reaped once per process: nothing else changes
     made.rmdir()
+
+
+def test_a_probe_started_early_is_waited_for_not_run_twice(monkeypatch) -> None:
+    """`grade run` starts the sandbox probe in the background; the grade's own detect() waits for it."""
+    import threading
+    import time as _time
+
+    from grader.sandbox import jail
+
+    calls = []
+    started = threading.Event()
+
+    def slow_probe(bwrap: str) -> str:
+        calls.append(bwrap)
+        started.set()
+        _time.sleep(0.2)
+        return "refused for this test"
+
+    monkeypatch.setattr(jail, "_probe", slow_probe)
+    monkeypatch.setenv("GRADER_SANDBOX", "auto")
+    jail._detect.cache_clear()
+    try:
+        jail.detect_soon()
+        assert started.wait(10)
+        level = jail.detect()
+        assert level.name == jail.PROCESS and "refused for this test" in level.reason
+        assert jail.detect() is level and len(calls) == 1
+    finally:
+        jail._detect.cache_clear()

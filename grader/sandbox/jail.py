@@ -23,6 +23,7 @@ import functools
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,24 @@ def bwrap_path() -> str:
         return ""
 
 
-@functools.cache
+_probing = threading.Lock()
+
+
 def detect() -> Level:
-    """The level learner code runs at on this machine (probed once per process)."""
+    """The level learner code runs at on this machine (probed once per process; a probe started by
+    detect_soon() is waited for, not run twice)."""
+    with _probing:
+        return _detect()
+
+
+def detect_soon() -> None:
+    """Start the probe in the background: `grade run` calls this first thing, so bubblewrap starting a
+    Python (25 ms) overlaps with importing pytest and the services instead of coming after them."""
+    threading.Thread(target=detect, name="grader-sandbox-probe", daemon=True).start()
+
+
+@functools.cache
+def _detect() -> Level:
     wanted = os.environ.get(LEVEL_ENV, "auto").strip().lower() or "auto"
     if wanted == PROCESS:
         return Level(PROCESS, f"{LEVEL_ENV}=process asks for no namespaces")
