@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -370,3 +371,90 @@ def test_a_probe_started_early_is_waited_for_not_run_twice(monkeypatch) -> None:
         assert jail.detect() is level and len(calls) == 1
     finally:
         jail._detect.cache_clear()
+
+
+def test_a_process_left_in_a_sandbox_cgroup_is_killed_when_the_sandbox_closes() -> None:
+    """Whatever escaped the sandbox's process group and its parent's death (bubblewrap's PID 1 when the
+    sandbox is stopped while it starts) is still in the cgroup: closing the cgroup kills it."""
+    import contextlib
+    import subprocess
+
+    from grader.sandbox.jail import Cgroup
+
+    if not Cgroup.available():
+        pytest.skip("no writable cgroup here: the sandbox caps processes with rlimits instead")
+    group = Cgroup.create(pids=8, memory_bytes=64 << 20)
+    assert group is not None
+    # setsid forks: the sleep is in its own session, and not our child
+    starter = subprocess.Popen(group.join_command(["setsid", "sleep", "300"]), start_new_session=True)
+    starter.wait(timeout=10)
+    strays: set[int] = set()
+    try:
+        for _ in range(500):
+            strays = group.pids()
+            if strays:
+                break
+            time.sleep(0.01)
+        assert strays and starter.pid not in strays
+        dirs = list(group.dirs)
+        group.close()
+        for _ in range(500):  # gone (reaped by init), not only signalled
+            if not any(Path(f"/proc/{pid}").exists() for pid in strays):
+                break
+            time.sleep(0.01)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in strays)
+        assert not any(d.exists() for d in dirs)
+    finally:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_cgroups_of_a_grader_killed_outright_are_emptied_by_the_next_one(monkeypatch) -> None:
+    """A grader SIGKILLed mid-batch leaves its sandboxes' cgroups, maybe with a process in them; the
+    next grader process's first cgroup kills what is left there and removes them, and leaves alone
+    the cgroups of graders still running."""
+    import contextlib
+    import subprocess
+
+    from grader.sandbox import jail
+    from grader.sandbox.jail import Cgroup
+
+    if not Cgroup.available():
+        pytest.skip("no writable cgroup here: the sandbox caps processes with rlimits instead")
+    monkeypatch.setattr(Cgroup, "_reaped", True)
+    mine = Cgroup.create(pids=8, memory_bytes=64 << 20)
+    assert mine is not None
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Cgroup([d.parent / f"{jail.CGROUP_PREFIX}{dead.pid}-0123456789ab" for d in mine.dirs])
+    alive = Cgroup([d.parent / f"{jail.CGROUP_PREFIX}{os.getpid()}-ba9876543210" for d in mine.dirs])
+    strays: set[int] = set()
+    try:
+        for d in stale.dirs + alive.dirs:
+            d.mkdir()
+        subprocess.run(stale.join_command(["setsid", "sleep", "300"]), check=True, start_new_session=True)
+        for _ in range(500):
+            strays = stale.pids()
+            if strays:
+                break
+            time.sleep(0.01)
+        assert strays
+        monkeypatch.setattr(Cgroup, "_reaped", False)
+        newer = Cgroup.create(pids=8, memory_bytes=64 << 20)
+        assert newer is not None
+        newer.close()
+        for _ in range(500):
+            if not any(Path(f"/proc/{pid}").exists() for pid in strays):
+                break
+            time.sleep(0.01)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in strays)
+        assert not any(d.exists() for d in stale.dirs)
+        assert all(d.exists() for d in alive.dirs)
+    finally:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stale.close()
+        alive.close()
+        mine.close()

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from grader.errors import SandboxError
 from grader.sandbox import worker as _worker
 from grader.sandbox.jail import (INSIDE, NAMESPACES, NOBODY, PROCESS, TMP_MB, WORK_MB, Cgroup, Jail, Level,
-                                 detect, write_etc)
+                                 detect, process_gone, write_etc)
 
 __all__ = ["Sandbox", "WorkerSession", "SubmissionProxy", "SubmissionError", "SubmissionTimeout",
            "Level", "detect", "NAMESPACES", "PROCESS", "snapshot", "describe_call", "worker_base_env",
@@ -104,16 +104,6 @@ _SCRATCH = re.compile(r"^grader-(?P<kind>[a-z]+)-(?P<pid>[0-9]+)-")
 _reaped: set[str] = set()
 
 
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 def reap_stale_scratch(kind: str) -> list[str]:
     """Remove this user's scratch folders of `kind` whose process is gone: a worker killed in the middle
     of a grade (SIGKILL, out of memory, a Dask worker lost) never ran its clean-up. A folder of a live
@@ -127,7 +117,7 @@ def reap_stale_scratch(kind: str) -> list[str]:
         with contextlib.suppress(OSError):
             if folder.lstat().st_uid != os.geteuid() or not folder.is_dir() or folder.is_symlink():
                 continue
-            if _process_gone(int(match["pid"])):
+            if process_gone(int(match["pid"])):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(str(folder))
     return removed
@@ -574,6 +564,10 @@ class Sandbox:
         if self._info >= 0:
             self._watch_first_process()
         if self._pidfd >= 0:
+            # the first process (bubblewrap's PID 1) ends with its parent, unless that parent was
+            # killed before PID 1 had asked for it: kill it, which ends every process of the sandbox
+            with contextlib.suppress(OSError, AttributeError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
             select.select([self._pidfd], [], [], 10)  # readable once the first process has ended
             os.close(self._pidfd)
             self._pidfd = -1

@@ -21,9 +21,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +199,20 @@ def write_etc(scratch: Path) -> None:
     (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
 
 
+CGROUP_PREFIX = "dataeng-grader-"  # a sandbox's cgroup: dataeng-grader-<grader pid>-<random>
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process has this pid (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Cgroup:
     """A cgroup for one sandbox, below the grader's own, capping its processes and memory.
 
@@ -222,13 +239,35 @@ class Cgroup:
     @classmethod
     def create(cls, *, pids: int, memory_bytes: int, cpus: float = 1.0) -> Cgroup | None:
         """A new cgroup with these limits, or None where none can be made."""
-        name = f"dataeng-grader-{uuid.uuid4().hex[:12]}"
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         for make in (cls._v2, cls._v1):
             with contextlib.suppress(OSError, ValueError):
                 made = make(name, pids, memory_bytes, cpus)
                 if made is not None:
+                    if not cls._reaped:
+                        cls._reaped = True
+                        made.reap_stale()
                     return made
         return None
+
+    _reaped = False
+
+    def reap_stale(self) -> list[Path]:
+        """Kill what is left in the cgroups of grader processes that are gone, and remove them.
+
+        A grader killed outright (a batch worker's SIGKILL, the out-of-memory killer) never closes its
+        sandboxes' cgroups, and a sandbox stopped in the middle of its start can leave bubblewrap's
+        PID 1 running there. The first cgroup a process makes looks beside it once."""
+        removed = []
+        for group in self.dirs:
+            for sibling in group.parent.glob(f"{CGROUP_PREFIX}*"):
+                match = re.fullmatch(rf"{CGROUP_PREFIX}([0-9]+)-[0-9a-f]+", sibling.name)
+                if match and sibling != group and process_gone(int(match.group(1))):
+                    stale = Cgroup([sibling])
+                    stale.close()
+                    if not sibling.exists():
+                        removed.append(sibling)
+        return removed
 
     @classmethod
     def _own(cls) -> dict[str, str]:
@@ -302,8 +341,41 @@ class Cgroup:
         script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
         return ["/bin/sh", "-c", script, "sh", *(str(d / "cgroup.procs") for d in self.dirs), "--", *command]
 
+    def pids(self) -> set[int]:
+        """The processes in the cgroup now."""
+        found: set[int] = set()
+        for group in self.dirs:
+            with contextlib.suppress(OSError, ValueError):
+                found |= {int(pid) for pid in (group / "cgroup.procs").read_text().split()}
+        return found
+
+    def kill(self, timeout: float = 5.0) -> bool:
+        """SIGKILL every process still in the cgroup until none is left; whether none is.
+
+        The sandbox's processes normally end with bubblewrap (--die-with-parent), but bubblewrap's
+        PID 1 sets that up only after it is forked: a sandbox stopped while it starts (a spare
+        worker closed at once) can leave it running with nobody to wait for, outside the grader's
+        process group. The cgroup still holds it."""
+        for group in self.dirs:  # cgroup v2 kills the whole subtree at once
+            kill_file = group / "cgroup.kill"
+            if kill_file.exists():
+                with contextlib.suppress(OSError):
+                    kill_file.write_text("1")
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.pids()
+            if not left:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+
     def close(self) -> None:
-        """Remove the cgroup (every process in it must have ended)."""
+        """End every process still in the cgroup, then remove it."""
+        self.kill()
         for group in reversed(self.dirs):
             with contextlib.suppress(OSError):
                 group.rmdir()
