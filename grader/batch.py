@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -515,11 +516,14 @@ def grade_batch(
             for future in as_completed(futures):
                 submission = by_key[future.key]
                 outcome = _outcome(future, submission, by_slug.get(submission.exercise))
-                attempt = book.record(submission.student, submission.exercise, outcome.status, outcome.result,
-                                      content_hash=submission.content_hash, reason=outcome.reason,
-                                      source=submission.source, worker=outcome.worker)
-                setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
-                listener.finished(submission, outcome, attempt)
+                # a Ctrl-C between recording a result and counting it would stop the batch with a
+                # gradebook that holds one result more than the summary says
+                with _ctrl_c_after():
+                    attempt = book.record(submission.student, submission.exercise, outcome.status,
+                                          outcome.result, content_hash=submission.content_hash,
+                                          reason=outcome.reason, source=submission.source, worker=outcome.worker)
+                    setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
+                    listener.finished(submission, outcome, attempt)
     except KeyboardInterrupt:
         summary.interrupted = True
         for future in futures:
@@ -531,6 +535,25 @@ def grade_batch(
     summary.duration = round(time.monotonic() - started, 3)
     listener.stopped(summary)
     return summary
+
+
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a SIGINT that arrives inside the block and raise its KeyboardInterrupt once the block is
+    done (in the main thread; elsewhere no signal arrives and the block just runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+    elif held and previous != signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> Outcome:

@@ -2,7 +2,9 @@
 a local Dask cluster with the scores each submission earns on its own."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -296,3 +298,24 @@ def test_a_submission_that_kills_its_worker_every_time_is_recorded_as_failed(
     assert latest["bob"].status == FAILED
     assert "ended its worker process" in latest["bob"].reason
     assert latest["bob"].result.score == 0 and latest["bob"].result.max_score == 1
+
+
+class InterruptedBook(Gradebook):
+    """A gradebook whose first result is written just as Ctrl-C arrives."""
+
+    def record(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        attempt = super().record(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # lands before the caller's next statement
+        return attempt
+
+
+def test_ctrl_c_while_a_result_is_recorded_leaves_summary_and_gradebook_agreeing(
+        make_course: Callable[..., Path], tmp_path: Path) -> None:
+    root = make_course(hidden=KILLER, points=1, solution="def value():\n    return 1\n")
+    exercises = catalog.load_all(root)
+    subs = [submission_of(name, "demo", {"demo.py": "def value():\n    return 1\n"}) for name in ("ann", "bob")]
+    with InterruptedBook(tmp_path / "gradebook.db") as book:
+        summary = grade_batch(subs, exercises, book, options=ServiceOptions(), jobs=1)
+        recorded = list(book.attempts())
+    assert summary.interrupted
+    assert len(recorded) == summary.finished == 1
