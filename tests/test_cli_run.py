@@ -229,6 +229,20 @@ def test_a_stub_is_folded_into_one_line(course_root: Path) -> None:
     assert verbose.count("NotImplementedError: parse_line is not written yet") >= 4  # -v: every check in full
 
 
+@pytest.mark.parametrize(("slug", "todo"), [
+    ("acid_transactions", "write place_order, transfer, report"),  # a check expecting OutOfStock got NotImplementedError
+    ("normalize_obt", "write normalize.sql"),  # checks that could not run because the script is empty
+    ("iam_policy", "write policy.json"),  # checks of what an empty policy allows
+])
+def test_every_check_of_an_untouched_stub_folds_into_one_line(course_root: Path, slug: str, todo: str) -> None:
+    code, out = run("run", slug)
+    assert code == 1
+    rows = [line for line in out.splitlines() if "checks not started" in line]
+    assert len(rows) == 1 and rows[0].rstrip().endswith(todo), out
+    # every visible check is in that line; hidden checks keep their rows (their feedback is the autograder's)
+    assert all("(hidden check)" in line for line in out.splitlines() if " FAIL " in line), out
+
+
 def test_one_import_error_is_shown_once(course_root: Path, tmp_path: Path) -> None:
     (tmp_path / "log_parsing").mkdir()
     (tmp_path / "log_parsing" / "parse_logs.py").write_text("def parse_line(line)\n    return None\n")

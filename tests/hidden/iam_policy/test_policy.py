@@ -18,6 +18,7 @@ from grader.checks.iam import Policy, PolicyError, deadline, parse_policy, read_
 
 REQUIREMENTS = ("list_raw", "read_raw", "write_processed", "read_orders")
 UNSEEN_OFFSET = 7919  # the scenario whose object keys no feedback names
+NO_STATEMENTS = 'policy.json has no statements yet: add them to the "Statement" list.'
 
 
 def bullets(lines: list[str] | tuple[str, ...]) -> str:
@@ -69,7 +70,7 @@ def scenario_for(seed: int) -> Scenario:
 def require_the_job_done(policy: Policy, scenario: Scenario) -> None:
     """Least privilege means something only for a policy that does the job: fail otherwise."""
     if not policy.statements:
-        pytest.fail("Least privilege is graded once the policy does the job; it has no statements yet.")
+        pytest.fail(f"{NO_STATEMENTS} Least privilege is graded once the policy does the job.")
     unseen = scenario_for(scenario.seed + UNSEEN_OFFSET)
     missing = [scenario.requirements[name].description for name in REQUIREMENTS
                if iam_probe.denials(policy, scenario.requirements[name])
@@ -89,7 +90,7 @@ def test_policy_is_valid(text: str) -> None:
     except PolicyError as exc:
         pytest.fail("policy.json is not a valid IAM policy:\n" + bullets(exc.problems))
     if not policy.statements:
-        pytest.fail('policy.json has no statements yet: add them to the "Statement" list.')
+        pytest.fail(NO_STATEMENTS)
     try:
         problems = iam_catalogue.unknown_actions(policy) + iam_catalogue.resource_mismatches(policy)
         problems += iam_catalogue.lint_errors(text)
@@ -106,6 +107,8 @@ def test_policy_is_valid(text: str) -> None:
 def test_job_is_allowed(policy: Policy, scenario: Scenario, need: str) -> None:
     """the policy lets the job do what it needs"""
     requirement = scenario.requirements[need]
+    if not policy.statements:
+        pytest.fail(f"{NO_STATEMENTS} The job cannot {requirement.description} yet.")
     try:
         denied = iam_probe.denials(policy, requirement)
     except iam_catalogue.CatalogueUnavailable as exc:
