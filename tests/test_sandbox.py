@@ -125,6 +125,7 @@ def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(sandbox_fo
 @pytest.mark.parametrize("body, expected", [
     ("import sys\nsys.exit(3)\n", "called sys.exit(3) while being imported"),
     ("import os\nos._exit(7)\n", "exited with code 7 while mod.py was being imported"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "was killed by SIGKILL"),
     ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
     ("while True:\n    pass\n", "did not finish within"),
 ])

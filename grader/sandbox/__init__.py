@@ -467,9 +467,12 @@ class Sandbox:
                 self._pidfd = os.pidfd_open(int(match.group(1)))
 
     def _ended(self, code: int, when: str) -> str:
+        if code > 128 and self.level.name == NAMESPACES:  # bwrap reports a child killed by signal N as 128 + N
+            with contextlib.suppress(ValueError):
+                code = -signal.Signals(code - 128)
         if code < 0:
             name = signal.Signals(-code).name
-            hint = {"SIGKILL": " (it ran out of memory)", "SIGXCPU": " (it used up its CPU time)",
+            hint = {"SIGKILL": " (it ran out of memory, or your code killed it)", "SIGXCPU": " (it used up its CPU time)",
                     "SIGSEGV": " (a crash: a recursion too deep, or a fault in compiled code)"}.get(name, "")
             return f"The process running your code was killed by {name}{hint} {when}."
         if code == 0 and self.level.name == NAMESPACES:
