@@ -118,6 +118,21 @@ def test_learner_bundle_has_visible_checks_only(learner_course: Path, plan: Plan
         assert sorted(n.removeprefix("course/") for n in zipped.namelist()) == files_below(learner_course)
 
 
+def test_a_learner_who_edits_before_the_first_grade_can_reset(learner_course: Path, learner_venv: Path,
+                                                             wheelhouse: Path, tmp_path: Path) -> None:
+    course = tmp_path / "mine"
+    shutil.copytree(learner_course, course)
+    query = course / "exercises/sql_joins/q1_short_films.sql"
+    stub = query.read_text(encoding="utf-8")
+    query.write_text("SELECT title FROM film;\n", encoding="utf-8")  # edited before grade ever ran
+    done = run([str(learner_venv / "bin" / "grade"), "reset", "sql_joins", "q1_short_films.sql"], course,
+               user_env(wheelhouse))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert query.read_text(encoding="utf-8") == stub
+    (backup,) = query.parent.glob("q1_short_films.sql.*.bak")
+    assert backup.read_text(encoding="utf-8") == "SELECT title FROM film;\n"
+
+
 def test_learner_grades_the_stub_and_a_solution(learner_course: Path, learner_venv: Path, wheelhouse: Path,
                                                 tmp_path: Path, plan: Plan) -> None:
     course = tmp_path / "mine"

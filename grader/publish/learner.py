@@ -3,13 +3,17 @@
 It holds exercises/ (tasks and stubs), tests/visible/ (the visible checks only: hidden ones are cut out
 of their modules), the fixtures/ modules those checks import, expected/ (the values the visible checks
 compare against, computed from the solutions when publishing), the grader's source and a pyproject.toml
-that installs it, and a README for learners. No solutions/, no hidden check.
+that installs it, and a README for learners. No solutions/, no hidden check. The stubs are also kept
+where `grade reset` looks for a learner file's original (exercises/.grade/stubs/), so a learner who
+edits a file before the first grade can still reset it.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from grader.errors import PublishError
+from grader.progress import kept_stub
 from grader.publish import bundle
 from grader.publish.bundle import Plan
 
@@ -24,6 +28,11 @@ def build(plan: Plan, out: Path, *, title: str = "Data engineering exercises") -
                            "checks visible (the default) or publish for the autograder only")
     out = bundle.fresh_folder(out)
     bundle.copy_exercises(plan, out)
+    for exercise in plan.exercises:
+        for name in exercise.files:
+            kept = kept_stub(exercise, out / "exercises" / exercise.slug, name)
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(exercise.stub_dir / name, kept)
     written = bundle.copy_tests(plan, out, folder=TESTS, visible_only=True)
     bundle.copy_fixtures(plan.root, out, written)
     bundle.write_expected(plan, out, visible_only=True)
