@@ -114,12 +114,13 @@ class ExerciseProgress:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> status, score, max_score
     hints_shown: dict[str, int] = field(default_factory=dict)  # check name -> tiers shown
     held_back: float = 0.0  # points only the autograder checks (a learner bundle holds no hidden checks)
+    begun: bool = False  # a grade saw the learner's own work: a check passed, or failed for another reason than todo
 
     @property
     def state(self) -> str:
         if self.runs and self.max_score > 0 and self.best >= self.max_score:
             return DONE
-        return STARTED if self.runs else NOT_STARTED
+        return STARTED if self.runs and self.begun else NOT_STARTED
 
     def failing(self) -> list[str]:
         """The checks whose last verdict was not a pass, in grading order."""
@@ -139,8 +140,9 @@ class Progress:
         path = state_dir(workspace) / FILENAME
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            exercises = {slug: ExerciseProgress(**{k: v for k, v in entry.items()
-                                                    if k in ExerciseProgress.__dataclass_fields__})
+            exercises = {slug: ExerciseProgress(**{"begun": bool(entry.get("runs")),  # files written before it
+                                                    **{k: v for k, v in entry.items()
+                                                       if k in ExerciseProgress.__dataclass_fields__}})
                          for slug, entry in data.get("exercises", {}).items()}
         except FileNotFoundError:
             exercises = {}
@@ -170,6 +172,9 @@ class Progress:
         entry.held_back = result.held_back
         entry.last = round(sum(c["score"] for c in entry.checks.values()), 4)
         entry.best = max(entry.best, entry.last)
+        entry.begun = entry.begun or any(
+            t.status is Status.PASSED or (t.status in (Status.FAILED, Status.ERROR) and not todo_of(t))
+            for t in result.tests)
         entry.runs += 1
         entry.graded_at = _now()
 

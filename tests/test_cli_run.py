@@ -284,7 +284,10 @@ def test_run_all_shows_progress_lines_and_the_status_table(make_course, in_cours
     assert result.exit_code == 1
     err = result.stderr
     assert "grading demo (1/2)" in err and "grading demo2 (2/2)" in err
-    assert "grade status" in result.stdout and "not started" not in result.stdout.split("grade status")[1]
+    table = result.stdout.split("grade status")[1]
+    # both graded (0/4 best and last), and both still untouched stubs
+    assert [line.split()[:4] for line in table.splitlines() if line.startswith("demo")] == [
+        ["demo", "0/4", "0/4", "not"], ["demo2", "0/4", "0/4", "not"]]
     assert result.stdout.rstrip().splitlines()[-1].startswith("Next: write double")
 
 

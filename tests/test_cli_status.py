@@ -35,7 +35,8 @@ def test_status_before_any_grade(course: Path) -> None:
 def test_status_reflects_earlier_grades(course: Path) -> None:
     grade("run", "demo")
     rows = json.loads(grade("status", "--format", "json")[1])
-    assert [(r["slug"], r["state"], r["best"], r["last"], r["runs"]) for r in rows] == [("demo", "started", 0, 0, 1)]
+    # the untouched stub was graded: nothing of the learner's yet
+    assert [(r["slug"], r["state"], r["best"], r["last"], r["runs"]) for r in rows] == [("demo", "not started", 0, 0, 1)]
     (course / "exercises/demo/demo.py").write_text(SOLUTION)
     assert grade("run", "demo")[0] == 0
     (course / "exercises/demo/demo.py").write_text("def double(x):\n    return 2 * x\n\ndef echo(t):\n    return 1\n")

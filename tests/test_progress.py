@@ -26,6 +26,22 @@ def test_partial_grades_update_only_what_they_graded(tmp_path: Path) -> None:
     assert progress.get("other").state == NOT_STARTED
 
 
+def test_a_graded_stub_is_not_started_until_a_check_sees_the_learners_work(tmp_path: Path) -> None:
+    todo = TestResult("a", Status.FAILED, 0, 2, output="parse_line('x') raised NotImplementedError: parse_line")
+    progress = Progress.load(tmp_path)
+    progress.record(result(todo, TestResult("b", Status.FAILED, 0, 3, output="q1.sql has no query yet: write it")))
+    assert (progress.get("demo").runs, progress.get("demo").state) == (1, NOT_STARTED)
+    progress.record(result(todo, TestResult("b", Status.FAILED, 0, 3, output="expected 3 rows, got 2")))
+    assert progress.get("demo").state == STARTED
+    progress.record(result(todo, TestResult("b", Status.FAILED, 0, 3, output="q1.sql has no query yet: write it")))
+    assert progress.get("demo").state == STARTED  # begun once, begun for good
+    progress.save()
+    data = json.loads(progress.path.read_text())
+    del data["exercises"]["demo"]["begun"]  # a file written before the field existed
+    progress.path.write_text(json.dumps(data))
+    assert Progress.load(tmp_path).get("demo").state == STARTED
+
+
 def test_errors_and_ungraded_runs_are_not_history(tmp_path: Path) -> None:
     progress = Progress(tmp_path / "progress.json")
     progress.record(Result(exercise="demo", title="Demo", submission="", backend="", ungraded=True, error="x"))
