@@ -85,7 +85,9 @@ class Watch:
 
     def prompt(self) -> None:
         assert self.current is not None
-        files = ", ".join(f"{_label(self.learner_dir)}/{name}" for name in self.current.files)
+        names = self.current.files
+        files = (f"{_label(self.learner_dir)}/{names[0]}" if len(names) == 1 else
+                 f"any of its {len(names)} files in {_label(self.learner_dir)}/")
         keys = f"  [dim]{KEYS}[/]" if self.keys else ""
         self.console.print(f"[bold]Watching {self.current.slug}:[/] save {files} to regrade.{keys}",
                            highlight=False, soft_wrap=True)

@@ -149,3 +149,15 @@ def test_keys_on_a_terminal(make_course) -> None:
         os.close(master)
         os.close(slave)
     assert after[3] & (termios.ICANON | termios.ECHO) == before[3] & (termios.ICANON | termios.ECHO)
+
+
+def test_the_prompt_names_one_file_or_counts_several(course_root: Path) -> None:
+    exercises = catalog.load_all(course_root)
+    with ServicePool() as pool, open(os.devnull, "w") as sink:
+        for slug, expected in (("log_parsing", "save exercises/log_parsing/parse_logs.py to regrade."),
+                               ("sql_joins", "save any of its 6 files in exercises/sql_joins/ to regrade.")):
+            out = Console(record=True, width=200, file=sink)
+            loop = Watch(exercises, course_root / "exercises", pool, out)
+            loop.current = next(e for e in exercises if e.slug == slug)
+            loop.prompt()
+            assert expected in out.export_text(), out.export_text()
