@@ -331,6 +331,8 @@ def steal():
     }
     other = [name for name in os.listdir(os.path.dirname(FOLDER)) if name not in ("0", "1")]
     answers["share_siblings"] = f"answered {other}" if other else "refused: none"
+    shm = [name for name in os.listdir("/dev/shm")] if os.path.isdir("/dev/shm") else []
+    answers["grader_memory_files"] = f"answered {shm}" if shm else "refused: none"
     conn = sqlite3.connect(os.path.join(FOLDER, "learner.db"))
     answers["own"] = "ok" if conn.execute("SELECT body FROM notes").fetchall() == [("hello",)] else "broken"
     return json.dumps(answers)
@@ -363,6 +365,56 @@ def write():
 def sqlite_pool() -> Iterator[ServicePool]:
     with ServicePool() as pool:
         yield pool
+
+
+def test_sqlite_grader_files_are_in_memory_and_gone_with_the_service_or_its_process(tmp_path, monkeypatch) -> None:
+    """control.json and the read copies on /dev/shm (the database on disk, where learner code writes);
+    stop() removes both folders, and a dead grader's folders are removed by the next service started."""
+    import subprocess
+    import tempfile
+
+    from grader import sandbox
+    from grader.services.sql import learner_db as module
+
+    memory, disk = tmp_path / "shm", tmp_path / "tmp"
+    memory.mkdir()
+    disk.mkdir()
+    monkeypatch.setattr(module, "SHM", str(memory))
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    monkeypatch.setattr(sandbox, "_reaped", set())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = [memory / f"grader-learnerdb-{dead.pid}-abc", disk / f"grader-learnerdb-{dead.pid}-abc"]
+    for folder in stale:
+        (folder / "control").mkdir(parents=True)
+    service = module.SqliteLearnerDb()
+    service.start()
+    try:
+        assert not any(folder.exists() for folder in stale)
+        (in_memory,) = memory.iterdir()
+        (on_disk,) = disk.iterdir()
+        assert in_memory.name.startswith(f"grader-learnerdb-{os.getpid()}-")
+        assert on_disk.name.startswith(f"grader-learnerdb-{os.getpid()}-")
+        folders = service.worker_folders()
+        assert Path(folders["LEARNER_DB_CONTROL"][0]) == in_memory / "control"
+        assert folders["LEARNER_DB_CONTROL"][1] is False
+        assert Path(folders["LEARNER_DB_DIR"][0]) == on_disk / "db" and folders["LEARNER_DB_DIR"][1] is True
+        assert sorted(p.name for p in in_memory.iterdir()) == ["control", "reads"]
+        assert sorted(p.name for p in on_disk.iterdir()) == ["db"]
+    finally:
+        service.stop()
+    assert not list(memory.iterdir()) and not list(disk.iterdir())
+
+    monkeypatch.setattr(module, "SHM", str(tmp_path / "none"))  # no /dev/shm: everything on disk, as before
+    service = module.SqliteLearnerDb()
+    service.start()
+    try:
+        (on_disk,) = disk.iterdir()
+        assert Path(service.worker_folders()["LEARNER_DB_CONTROL"][0]) == on_disk / "control"
+        assert sorted(p.name for p in on_disk.iterdir()) == ["control", "db", "reads"]
+    finally:
+        service.stop()
+    assert not list(disk.iterdir())
 
 
 @needs_namespaces

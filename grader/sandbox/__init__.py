@@ -104,12 +104,12 @@ _SCRATCH = re.compile(r"^grader-(?P<kind>[a-z]+)-(?P<pid>[0-9]+)-")
 _reaped: set[str] = set()
 
 
-def reap_stale_scratch(kind: str) -> list[str]:
-    """Remove this user's scratch folders of `kind` whose process is gone: a worker killed in the middle
-    of a grade (SIGKILL, out of memory, a Dask worker lost) never ran its clean-up. A folder of a live
-    process, or of another user, is left alone. Returns the folders removed."""
+def reap_stale_scratch(kind: str, root: str | None = None) -> list[str]:
+    """Remove this user's scratch folders of `kind` in `root` (default: the temporary folder) whose process
+    is gone: a worker killed in the middle of a grade (SIGKILL, out of memory, a Dask worker lost) never ran
+    its clean-up. A folder of a live process, or of another user, is left alone. Returns the folders removed."""
     removed = []
-    root = Path(tempfile.gettempdir())
+    root = Path(root or tempfile.gettempdir())
     for folder in root.glob(f"grader-{kind}-*"):
         match = _SCRATCH.match(folder.name)
         if not match or match["kind"] != kind:
@@ -123,13 +123,15 @@ def reap_stale_scratch(kind: str) -> list[str]:
     return removed
 
 
-def scratch_folder(kind: str) -> str:
-    """A new private scratch folder named for this process (`grader-<kind>-<pid>-...` in the temporary
-    folder); the first call of a process for `kind` removes what dead processes left of that kind."""
-    if kind not in _reaped:
-        _reaped.add(kind)
-        reap_stale_scratch(kind)
-    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-")
+def scratch_folder(kind: str, root: str | None = None) -> str:
+    """A new private scratch folder named for this process (`grader-<kind>-<pid>-...` in `root`, default
+    the temporary folder); the first call of a process for `kind` and `root` removes what dead processes
+    left of that kind there."""
+    key = kind if root is None else f"{kind} in {root}"
+    if key not in _reaped:
+        _reaped.add(key)
+        reap_stale_scratch(kind, root)
+    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-", dir=root)
 
 
 def worker_base_env() -> dict[str, str]:

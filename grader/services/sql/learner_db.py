@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from grader.errors import ServiceError
+from grader.sandbox import scratch_folder
 from grader.sandbox.channel import Bridge
 from grader.services import ServiceOptions
 from grader.services.sql.mysql import MysqlBackend, MysqlSession
@@ -55,6 +56,18 @@ SIDE_FILES = ("-journal", "-wal")  # what a reader needs beside the database fil
 MAX_FILE = 64 * 1024 * 1024  # the sandbox writes no file larger
 MAX_CONNECTIONS = 32  # concurrent connections of the run's MySQL user
 DEFAULT_TIMEOUT = 10.0  # seconds: one trusted read of the learner's database; on MariaDB one learner statement
+SCRATCH_KIND = "learnerdb"  # the service's folders: grader-learnerdb-<pid>-..., reaped when their process is gone
+SHM = "/dev/shm"  # tmpfs: the control file and the grader's read copies, when the grader may write there
+
+
+def _memory_folder() -> Path | None:
+    """A private folder of this process on /dev/shm (in memory); None where there is no such folder to be had."""
+    if not (os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK)):
+        return None
+    try:
+        return Path(scratch_folder(SCRATCH_KIND, SHM))
+    except OSError:
+        return None
 
 
 class DatabaseUnreadable(AssertionError):
@@ -88,20 +101,32 @@ class _LearnerDb:
     backend = ""
 
     def __init__(self) -> None:
-        self._root: Path | None = None
+        self._root: Path | None = None  # on disk: what learner code writes (a SQLite database, a socket)
+        self._memory: Path | None = None  # on /dev/shm where there is one: what only the grader writes
         self._control: _Control | None = None
         self._serial = 0
         self.instance: SqlInstance | None = None
 
     def start(self) -> None:
-        root = Path(tempfile.mkdtemp(prefix="grader-learner-db-"))
+        root = Path(scratch_folder(SCRATCH_KIND))
         os.chmod(root, 0o711)  # a process-level worker running as another uid may pass, not list
-        self._root, self._control = root, _Control(root)
+        memory = _memory_folder()
+        if memory is not None:
+            os.chmod(memory, 0o711)
+        self._root, self._memory = root, memory
+        self._control = _Control(self._fast)
+
+    @property
+    def _fast(self) -> Path:
+        """The grader's own small files (the control file, read copies): in memory, else on disk."""
+        assert self._root is not None
+        return self._memory or self._root
 
     def stop(self) -> None:
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = self._control = None
+        for folder in (self._root, self._memory):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._root = self._memory = self._control = None
 
     def arm(self, **settings: Any) -> None:
         """Write the settings learner processes read from $LEARNER_DB_CONTROL/control.json (JSON values),
@@ -146,7 +171,7 @@ class SqliteLearnerDb(_LearnerDb):
         assert self._root is not None
         self.folder = self._root / "db"
         self.folder.mkdir(mode=0o700)
-        self._reads = self._root / "reads"  # the grader's copies, never bound into a sandbox
+        self._reads = self._fast / "reads"  # the grader's copies, never bound into a sandbox
         self._reads.mkdir(mode=0o700)
 
     def worker_env(self) -> dict[str, str]:
