@@ -9,6 +9,7 @@ reference answer or a FIFO, or write the control file. Every attack must fail, a
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import textwrap
@@ -369,7 +370,8 @@ def sqlite_pool() -> Iterator[ServicePool]:
 
 def test_sqlite_grader_files_are_in_memory_and_gone_with_the_service_or_its_process(tmp_path, monkeypatch) -> None:
     """control.json and the read copies on /dev/shm (the database on disk, where learner code writes);
-    stop() removes both folders, and a dead grader's folders are removed by the next service started."""
+    stop() removes both folders, and a dead grader's folders are removed by the next service started. A copy
+    with no room in memory is made on disk; with no /dev/shm at all everything is on disk."""
     import subprocess
     import tempfile
 
@@ -404,6 +406,36 @@ def test_sqlite_grader_files_are_in_memory_and_gone_with_the_service_or_its_proc
     finally:
         service.stop()
     assert not list(memory.iterdir()) and not list(disk.iterdir())
+
+    class Notes:
+        name, public, key = "notes", True, "notes_v1"
+
+        def ddl(self, backend):
+            return ["CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(40) NOT NULL)"]
+
+        def tables(self):
+            return [("notes", ("id", "body"), [(1, "hello")])]
+
+    copy = module.SqliteLearnerDb._copy
+
+    def full_memory(self, target):  # a small /dev/shm (a container's 64 MB) and a large database
+        if str(target).startswith(str(memory)):
+            (target / "partial").write_bytes(b"x")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copy(self, target)
+
+    monkeypatch.setattr(module.SqliteLearnerDb, "_copy", full_memory)
+    service = module.SqliteLearnerDb()
+    service.start()
+    try:
+        service.load(Notes())
+        assert service.query("SELECT body FROM notes").rows == (("hello",),)  # copied to disk instead
+        (in_memory,) = memory.iterdir()
+        (on_disk,) = disk.iterdir()
+        assert not list((in_memory / "reads").iterdir()) and not list((on_disk / "reads").iterdir())
+    finally:
+        service.stop()
+    monkeypatch.setattr(module.SqliteLearnerDb, "_copy", copy)
 
     monkeypatch.setattr(module, "SHM", str(tmp_path / "none"))  # no /dev/shm: everything on disk, as before
     service = module.SqliteLearnerDb()

@@ -30,6 +30,7 @@ settings the hidden test armed (what they mean is the exercise helper's business
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -231,13 +232,34 @@ class SqliteLearnerDb(_LearnerDb):
         finally:
             os.close(folder)
 
+    def _copied(self) -> Path:
+        """A new private folder holding a copy of the database's files: in memory, or on disk when the
+        memory folder has no room for it (a small /dev/shm, as in a container, and a large database)."""
+        assert self._root is not None
+        places = [self._reads]
+        if self._reads != self._root / "reads":
+            places.append(self._root / "reads")
+        for place in places:
+            place.mkdir(mode=0o700, exist_ok=True)
+            target = Path(tempfile.mkdtemp(dir=place))
+            try:
+                self._copy(target)
+                return target
+            except OSError as exc:
+                shutil.rmtree(target, ignore_errors=True)
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or place == places[-1]:
+                    raise
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+        raise AssertionError("not reached: the last place returns or raises")
+
     @contextlib.contextmanager
     def read(self, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Reader]:
         """A fresh connection of the grader's to the learner's database as committed (`.query(text)`, MySQL
         dialect, bounded): on a private copy of its files, read once."""
-        target = Path(tempfile.mkdtemp(dir=self._reads))
+        target = self._copied()
         try:
-            self._copy(target)
             conn = sqlite3.connect(target / DB_FILE, check_same_thread=False)
             try:
                 protect_sqlite(conn)
