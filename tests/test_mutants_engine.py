@@ -1,8 +1,10 @@
 """Mutation validation on a tiny course: killed, survived, probably equivalent and invalid mutants."""
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -139,3 +141,41 @@ def test_observations_ignore_what_differs_between_two_grades_of_the_solution() -
     assert first_difference(reference, again, seen({"id": "a1", "n": 2})) == "t: call gave 2 at .n, the solution's 1"
     assert "saw 2 values" in first_difference(reference, again, seen({"n": 1}, {"n": 1}))
     assert first_difference(seen(0.1 + 0.2), seen(0.3), seen(0.3)) is None
+
+
+def test_each_item_of_call_each_is_observed_as_a_single_call_would_be() -> None:
+    from grader.sandbox import SubmissionError
+
+    class Fake:  # a submission proxy: parse_line fails on "bad"
+        def parse_line(self, line: str) -> object:
+            if line == "bad":
+                raise SubmissionError("parse_line raised", error_type="KeyError")
+            return {"line": line}
+
+        def call_each(self, fn: str, items: list) -> Iterator[object]:  # all calls first, as the worker does
+            outcomes = []
+            for args in items:
+                try:
+                    outcomes.append((True, getattr(self, fn)(*args)))
+                except SubmissionError as exc:
+                    outcomes.append((False, exc))
+                    break
+            for ok, value in outcomes:
+                if not ok:
+                    raise value
+                yield value
+
+    def observe(use_each: bool, lines: list[str]) -> list:
+        observations = Observations()
+        proxy = observations.watch("submission", Fake(), "t")
+        results = proxy.call_each("parse_line", [(line,) for line in lines]) if use_each else None
+        with pytest.raises(SubmissionError) if "bad" in lines else contextlib.nullcontext():
+            for line in lines:
+                got = next(results) if use_each else proxy.parse_line(line)
+                if got == {"line": "stop"}:
+                    break
+        return observations.by_test["t"]
+
+    for lines in (["a", "b"], ["a", "bad", "c"], ["a", "stop", "c"]):
+        assert observe(True, lines) == observe(False, lines)
+    assert observe(True, ["a", "bad", "c"]) == [("parse_line", {"line": "a"}), ("parse_line raised", "KeyError")]

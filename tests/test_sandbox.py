@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import NAMESPACES, PROCESS, Level, Sandbox, SubmissionError, SubmissionTimeout, detect
+from grader.sandbox import (NAMESPACES, PROCESS, Level, Sandbox, SubmissionError, SubmissionProxy, SubmissionTimeout,
+                            detect)
 
 LEVELS = [pytest.param(Level(PROCESS, "forced by the test"), id="process"),
           pytest.param(detect(), id="namespaces",
@@ -120,6 +121,116 @@ def test_endless_loop_times_out_and_the_next_test_gets_a_fresh_worker(sandbox_fo
             call(box, "spin")
         assert time.monotonic() - started < 5
         assert call(box, "ok") == "fine"
+
+
+EACH_SOURCE = ("import os, sys, time\n"
+               "STATE = []\n"
+               "def f(x, y=0):\n"
+               "    STATE.append(x)\n"
+               "    if x == 'raise':\n"
+               "        print('looking at', x)\n"
+               "        raise KeyError(x)\n"
+               "    if x == 'spin':\n"
+               "        while True:\n"
+               "            pass\n"
+               "    if x == 'die':\n"
+               "        os._exit(6)\n"
+               "    if x == 'exit':\n"
+               "        sys.exit(2)\n"
+               "    return [x, y, len(STATE)]\n"
+               "def seen():\n"
+               "    return STATE\n")
+
+
+def test_call_each_answers_every_item_in_order_in_one_child(sandbox_for, tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, EACH_SOURCE) as box:
+        session = box.session()
+        try:
+            assert session.call("f", "a") == ["a", 0, 1]
+            outcomes = session.call_each("f", [("b",), ["c", 5], ("d", {"k": [1]})])
+            assert outcomes == [(True, ["b", 0, 2]), (True, ["c", 5, 3]), (True, ["d", {"k": [1]}, 4])]
+            assert session.call_each("f", []) == []
+            assert session.call("seen") == ["a", "b", "c", "d"]  # the same child, in order
+        finally:
+            session.close()
+
+
+def test_call_each_stops_at_an_item_that_raises(sandbox_for, tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, EACH_SOURCE) as box:
+        session = box.session()
+        try:
+            outcomes = session.call_each("f", [("a",), ("raise",), ("b",), ("exit",)])
+            assert [ok for ok, _ in outcomes] == [True, False]
+            error = outcomes[1][1]
+            assert type(error) is SubmissionError and error.error_type == "KeyError"
+            with pytest.raises(SubmissionError) as single:
+                session.call("f", "raise")
+            assert str(error) == str(single.value)  # the message a single call gives
+            assert "Your code printed:\nlooking at raise" in str(error)
+            assert session.call("seen") == ["a", "raise", "raise"]  # nothing ran after the failed item
+            outcomes = session.call_each("f", [("exit",)])
+            assert outcomes[0][0] is False and "f(\"exit\") called sys.exit(2)" in str(outcomes[0][1])
+        finally:
+            session.close()
+
+
+@pytest.mark.parametrize("fatal, expected", [
+    ("spin", SubmissionTimeout), ("die", SubmissionError),
+])
+def test_call_each_stops_after_a_timeout_or_the_end_of_the_child(sandbox_for, tmp_path: Path, fatal: str,
+                                                                 expected: type) -> None:
+    with sandbox_for(tmp_path, EACH_SOURCE, timeout=0.5) as box:
+        session = box.session()
+        try:
+            started = time.monotonic()
+            outcomes = session.call_each("f", [("a",), ("b",), (fatal,), ("c",)])
+            assert time.monotonic() - started < 5
+            assert outcomes[:2] == [(True, ["a", 0, 1]), (True, ["b", 0, 2])]
+            assert len(outcomes) == 3 and outcomes[2][0] is False and type(outcomes[2][1]) is expected
+            message = str(outcomes[2][1])
+            if fatal == "spin":
+                assert message.startswith('f("spin") timed out after 0.5 s')
+            else:
+                assert 'exited with code 6 while running f("die")' in message
+            assert session.call("seen") == []  # the next call runs in a fresh child
+        finally:
+            session.close()
+
+
+def test_the_proxy_yields_call_each_results_and_raises_where_an_item_failed(sandbox_for,
+                                                                            tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, EACH_SOURCE, timeout=0.5) as box:
+        session = box.session()
+        proxy = SubmissionProxy(session)
+        try:
+            assert list(proxy.call_each("f", [("a",), ("b", 2)])) == [["a", 0, 1], ["b", 2, 2]]
+            results = proxy.call_each("f", [("c",), ("raise",), ("d",)])  # the round trip is made here
+            assert session.call("seen") == ["a", "b", "c", "raise"]
+            assert next(results) == ["c", 0, 3]
+            with pytest.raises(SubmissionError, match=r'f\("raise"\) raised KeyError'):
+                next(results)
+            assert list(results) == []  # nothing after the failed item
+            got = []
+            with pytest.raises(SubmissionTimeout, match=r'f\("spin"\) timed out'):
+                for value in proxy.call_each("f", [("x",), ("spin",), ("y",)]):
+                    got.append(value)
+            assert got == [["x", 0, 5]]
+            with pytest.raises(TypeError, match="must be JSON values"):
+                proxy.call_each("f", [(object(),)])
+        finally:
+            session.close()
+
+
+def test_call_each_of_a_module_that_does_not_import_fails_at_the_first_item(sandbox_for,
+                                                                            tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, "raise RuntimeError('boom')\ndef f(x):\n    return x\n") as box:
+        session = box.session()
+        try:
+            results = SubmissionProxy(session).call_each("f", [(1,), (2,)])
+            with pytest.raises(SubmissionError, match="RuntimeError: boom"):
+                next(results)
+        finally:
+            session.close()
 
 
 @pytest.mark.parametrize("body, expected", [

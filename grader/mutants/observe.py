@@ -111,6 +111,27 @@ def _record(note: Callable[[str, Any], None], name: str, fn: Callable[..., Any])
     return call
 
 
+def _record_each(note: Callable[[str, Any], None], name: str, call_each: Callable[..., Any],
+                 items: Any) -> Iterator[Any]:
+    """`call_each(name, items)` recorded item by item, as the single calls it stands for would be."""
+    try:
+        results = call_each(name, items)
+    except Exception as exc:
+        note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+        raise
+    return _noted_each(note, name, results)
+
+
+def _noted_each(note: Callable[[str, Any], None], name: str, results: Iterator[Any]) -> Iterator[Any]:
+    try:
+        for result in results:
+            note(name, result)
+            yield result
+    except Exception as exc:
+        note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+        raise
+
+
 class _Watched:
     """Records what every method call of the wrapped object returns or raises."""
 
@@ -122,6 +143,8 @@ class _Watched:
             raise AttributeError(name)
         if name == self._calls:  # submission.call("fn", ...) records under the function's name
             return lambda fn, *args, **kwargs: _record(self._note, fn, getattr(self._target, name))(fn, *args, **kwargs)
+        if self._calls and name == "call_each":  # submission.call_each("fn", [...]): each item as one call
+            return lambda fn, items: _record_each(self._note, fn, self._target.call_each, items)
         attribute = getattr(self._target, name)
         return _record(self._note, name, attribute) if callable(attribute) else attribute
 

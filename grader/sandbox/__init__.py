@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, Iterable, Iterator, NoReturn, Sequence
 
 from grader.errors import SandboxError
 from grader.sandbox import worker as _worker
@@ -603,6 +603,49 @@ def _well_formed(reply: Any) -> bool:
                                            for k in ("kind", "type", "message", "traceback"))
 
 
+REPLY_LIMIT = _worker.MAX_REPLY + 2 * _worker.MAX_PRINTED + 4096  # one reply, as the grader reads it
+
+
+def _request_bytes(fn: str, request: dict[str, Any]) -> bytes:
+    """A request as the worker reads it; TypeError when an argument is not a JSON value."""
+    try:
+        data = json.dumps(request).encode()
+    except TypeError as exc:
+        raise TypeError(f"arguments to {fn} must be JSON values: {exc}") from None
+    return _worker.HEADER.pack(len(data)) + data
+
+
+class _Replies:
+    """The replies a child sends to one request of several calls, read as they come (often several in
+    one read) and handed out one at a time."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.buffer = bytearray()
+
+    def _fill(self, size: int) -> bool:
+        while len(self.buffer) < size:
+            chunk = self.conn.recv(min(max(size - len(self.buffer), 1 << 16), 1 << 20))
+            if not chunk:
+                return False
+            self.buffer += chunk
+        return True
+
+    def next(self, limit: int) -> Any:
+        """The next reply (None when the child closed the socket); TooLarge over `limit` bytes."""
+        header = _worker.HEADER.size
+        if not self._fill(header):
+            return None
+        (size,) = _worker.HEADER.unpack_from(self.buffer)
+        if size > limit:
+            raise _worker.TooLarge(f"a message of {size} bytes (the limit is {limit})")
+        if not self._fill(header + size):
+            return None
+        data = bytes(self.buffer[header:header + size])
+        del self.buffer[:header + size]
+        return json.loads(data)
+
+
 class WorkerSession:
     """Calls into the learner's module from one test, on a child forked for that test."""
 
@@ -621,33 +664,77 @@ class WorkerSession:
 
     def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         """Call `fn(*args, **kwargs)` in the worker; its JSON result, or SubmissionError."""
-        shown = self.sandbox.redact(describe_call(fn, args, kwargs))
-        try:
-            payload = json.loads(json.dumps({"fn": fn, "args": list(args), "kwargs": kwargs}))
-        except TypeError as exc:
-            raise TypeError(f"arguments to {fn} must be JSON values: {exc}") from None
+        data = _request_bytes(fn, {"fn": fn, "args": list(args), "kwargs": kwargs})
         if self._conn is None:
             self._conn, self._pid = self.sandbox._fork()
         conn = self._conn
-        timeout = self.sandbox.timeout
-        conn.settimeout(timeout)
+        shown = lambda: self.sandbox.redact(describe_call(fn, args, kwargs))  # noqa: E731
         started = time.monotonic()
+
+        def exchange() -> Any:
+            conn.sendall(data)
+            return _worker.recv(conn, limit=REPLY_LIMIT)
+
+        reply = self._reply(exchange, shown)
+        self.elapsed = time.monotonic() - started
+        return self._value(fn, reply, shown)
+
+    def call_each(self, fn: str, items: Iterable[Sequence[Any]]) -> list[tuple[bool, Any]]:
+        """Call `fn(*args)` once for every `args` of `items`, in order, in one request to the worker.
+
+        Per item, (True, its JSON result) or (False, its SubmissionError), as `call` would have
+        returned or raised. The list ends at the first item that failed: the worker runs no item after
+        it (a loop of single calls would not have either), and after a timeout or the end of the child
+        no later item could run. Each item has the time limit of one call."""
+        calls = [list(args) for args in items]
+        if not calls:
+            return []
+        data = _request_bytes(fn, {"fn": fn, "each": calls})
+        shown = lambda index: lambda: self.sandbox.redact(describe_call(fn, tuple(calls[index]), {}))  # noqa: E731
         try:
-            _worker.send(conn, payload)
-            reply = _worker.recv(conn, limit=_worker.MAX_REPLY + 2 * _worker.MAX_PRINTED + 4096)
+            if self._conn is None:
+                self._conn, self._pid = self.sandbox._fork()
+        except SubmissionError as exc:  # the first call would have raised it
+            return [(False, exc)]
+        conn = self._conn
+        replies = _Replies(conn)
+        outcomes: list[tuple[bool, Any]] = []
+        for index in range(len(calls)):
+
+            def exchange(first: bool = index == 0) -> Any:
+                if first:
+                    conn.sendall(data)
+                return replies.next(limit=REPLY_LIMIT)
+
+            try:
+                reply = self._reply(exchange, shown(index))
+                outcomes.append((True, self._value(fn, reply, shown(index))))
+            except SubmissionError as exc:
+                outcomes.append((False, exc))
+                break
+        return outcomes
+
+    def _reply(self, exchange: Callable[[], Any], shown: Callable[[], str]) -> dict[str, Any]:
+        """The worker's reply to one call, read by `exchange` (which may send the request first) within
+        the time limit; SubmissionError (the child killed) when it does not come or is not a reply."""
+        timeout = self.sandbox.timeout
+        assert self._conn is not None
+        self._conn.settimeout(timeout)
+        try:
+            reply = exchange()
         except socket.timeout:
             self._kill()
             raise SubmissionTimeout(
-                f"{shown} timed out after {timeout:g} s and was stopped. Look for a loop that never "
+                f"{shown()} timed out after {timeout:g} s and was stopped. Look for a loop that never "
                 "ends, or work that grows far faster than the input."
             ) from None
         except _worker.TooLarge:
             self._kill()
-            raise SubmissionError(f"{shown} sent back more than {_worker.MAX_REPLY >> 20} MB; return only "
+            raise SubmissionError(f"{shown()} sent back more than {_worker.MAX_REPLY >> 20} MB; return only "
                                   "what was asked for.") from None
         except (RecursionError, ValueError, UnicodeDecodeError):
             self._kill()
-            raise SubmissionError(f"{shown}: the process running your code sent a reply that is not "
+            raise SubmissionError(f"{shown()}: the process running your code sent a reply that is not "
                                   "valid JSON (did your code write to the grader's socket?).") from None
         except OSError:
             reply = None
@@ -655,16 +742,19 @@ class WorkerSession:
             pid = self._pid
             self._drop()
             code = self.sandbox._exit_status(pid)
-            raise SubmissionError(self.sandbox._ended(code, f"while running {shown}"))
-        self.elapsed = time.monotonic() - started
+            raise SubmissionError(self.sandbox._ended(code, f"while running {shown()}"))
         if not _well_formed(reply):
             self._kill()
-            raise SubmissionError(f"{shown}: the process running your code sent a malformed reply (did "
+            raise SubmissionError(f"{shown()}: the process running your code sent a malformed reply (did "
                                   "your code write to the grader's socket?).")
+        return reply
+
+    def _value(self, fn: str, reply: dict[str, Any], shown: Callable[[], str]) -> Any:
+        """The value of a well-formed reply, or the SubmissionError it reports."""
         if reply["ok"]:
             return reply["value"]
         error = reply["error"]
-        message = _with_printed(self._explain(fn, shown, error), reply.get("printed", ""))
+        message = _with_printed(self._explain(fn, shown(), error), reply.get("printed", ""))
         raise SubmissionError(self.sandbox.redact(message),
                               error_type=error["type"] if error["kind"] == "exception" else "")
 
@@ -723,3 +813,16 @@ class SubmissionProxy:
     def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         """Call a learner function by name."""
         return self._session.call(fn, *args, **kwargs)
+
+    def call_each(self, fn: str, items: Iterable[Sequence[Any]]) -> Iterator[Any]:
+        """`fn(*args)` for every `args` of `items`, in one round trip to the worker: the results in
+        order, as if each were called in turn. An item that failed raises its SubmissionError when
+        the iteration reaches it (the worker ran nothing after it)."""
+        return _in_turn(self._session.call_each(fn, items))
+
+
+def _in_turn(outcomes: list[tuple[bool, Any]]) -> Iterator[Any]:
+    for ok, value in outcomes:
+        if not ok:
+            raise value
+        yield value

@@ -185,7 +185,12 @@ class _Captured(io.StringIO):
 
 
 def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
-    """Answer calls on `conn` until the grader closes it."""
+    """Answer calls on `conn` until the grader closes it.
+
+    A request names a function and either its arguments ("args", "kwargs": one call, one reply) or a
+    list of positional argument lists ("each": one call per item, in order). Each item is answered as
+    soon as it returns, so a later item that never ends leaves the earlier ones answered; the items
+    stop at the first one that fails, as a loop of single calls stops at the first exception."""
     while True:
         try:
             request = recv(conn)
@@ -194,39 +199,51 @@ def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
         if request is None:
             return
         name = request["fn"]
-        printed = _Captured()
-        sys.stdout = sys.stderr = printed
-        data: bytes | dict[str, Any] = b""
         try:
-            function = getattr(module, name, None)
-            if function is None:
-                reply = {"ok": False, "error": {"kind": "missing", "type": "AttributeError",
-                                                 "message": name, "traceback": ""}}
-            elif not callable(function):
-                reply = {"ok": False, "error": {"kind": "not_callable", "type": type(function).__name__,
-                                                 "message": name, "traceback": ""}}
+            if "each" in request:
+                for args in request["each"]:
+                    ok, body = _answer(module, name, args, {}, learner_dir)
+                    conn.sendall(HEADER.pack(len(body)) + body)
+                    if not ok:
+                        break
             else:
-                value = function(*request.get("args", ()), **request.get("kwargs", {}))
-                data = _encode_reply(value)
-                reply = {"ok": True} if isinstance(data, bytes) else {"ok": False, "error": data}
-        except SystemExit as exc:
-            reply = {"ok": False, "error": _error(exc, learner_dir, "exit")}
-            reply["error"]["message"] = repr(exc.code)[:200]
-        except BaseException as exc:  # the learner's exception, reported, never raised here
-            reply = {"ok": False, "error": _error(exc, learner_dir)}
-        finally:
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        try:
-            if reply["ok"] and isinstance(data, bytes):
-                # the value is already encoded: splice the printed text into the same object
-                tail = json.dumps(printed.getvalue()).encode()
-                body = data[:-1] + b', "printed": ' + tail + b"}"
+                _, body = _answer(module, name, request.get("args", ()), request.get("kwargs", {}), learner_dir)
                 conn.sendall(HEADER.pack(len(body)) + body)
-            else:
-                reply["printed"] = printed.getvalue()
-                send(conn, reply)
         except OSError:
             return
+
+
+def _answer(module: Any, name: str, args: Any, kwargs: Any, learner_dir: str) -> tuple[bool, bytes]:
+    """Call the learner's `name(*args, **kwargs)`: whether it returned a value that can be sent, and
+    the reply (JSON, with what the call printed)."""
+    printed = _Captured()
+    sys.stdout = sys.stderr = printed
+    data: bytes | dict[str, Any] = b""
+    try:
+        function = getattr(module, name, None)
+        if function is None:
+            reply = {"ok": False, "error": {"kind": "missing", "type": "AttributeError",
+                                             "message": name, "traceback": ""}}
+        elif not callable(function):
+            reply = {"ok": False, "error": {"kind": "not_callable", "type": type(function).__name__,
+                                             "message": name, "traceback": ""}}
+        else:
+            value = function(*args, **kwargs)
+            data = _encode_reply(value)
+            reply = {"ok": True} if isinstance(data, bytes) else {"ok": False, "error": data}
+    except SystemExit as exc:
+        reply = {"ok": False, "error": _error(exc, learner_dir, "exit")}
+        reply["error"]["message"] = repr(exc.code)[:200]
+    except BaseException as exc:  # the learner's exception, reported, never raised here
+        reply = {"ok": False, "error": _error(exc, learner_dir)}
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    if reply["ok"] and isinstance(data, bytes):
+        # the value is already encoded: splice the printed text into the same object
+        tail = json.dumps(printed.getvalue()).encode()
+        return True, data[:-1] + b', "printed": ' + tail + b"}"
+    reply["printed"] = printed.getvalue()
+    return False, json.dumps(reply, default=_to_json).encode()
 
 
 def _forward(config: dict[str, Any]) -> int:
