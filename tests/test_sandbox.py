@@ -263,6 +263,34 @@ def test_bad_calls_are_explained(sandbox_for, tmp_path: Path, body: str, expecte
         assert call(box, "ok") == 1
 
 
+
+@pytest.mark.parametrize("body, expected", [
+    ("exit(5)", "f() called sys.exit(5)"),
+    ("quit()", "f() called sys.exit(None)"),
+    ("exit()", "f() called sys.exit(None)"),
+])
+def test_exit_and_quit_of_the_learner_are_explained(sandbox_for, tmp_path: Path, body: str, expected: str) -> None:
+    """The worker starts without `site` (python -S), which is where exit() and quit() come from."""
+    with sandbox_for(tmp_path, f"def f():\n    {body}\n\ndef ok():\n    return 1\n") as box:
+        with pytest.raises(SubmissionError) as raised:
+            call(box, "f")
+        assert str(raised.value).startswith(expected)
+        assert call(box, "ok") == 1
+
+
+def test_an_import_time_exit_is_explained(sandbox_for, tmp_path: Path) -> None:
+    with sandbox_for(tmp_path, "exit(5)\ndef f():\n    return 1\n") as box, pytest.raises(SubmissionError) as raised:
+        call(box, "f")
+    assert "called sys.exit(5) while being imported" in str(raised.value)
+
+
+def test_learner_code_imports_the_graders_site_packages(sandbox_for, tmp_path: Path) -> None:
+    """python -S puts no site-packages on sys.path: the worker appends the grader's own."""
+    source = ("import sys\nimport boto3\n"
+              "def f():\n    return [boto3.__name__, sys.flags.no_site, 'site' in sys.modules, callable(help)]\n")
+    with sandbox_for(tmp_path, source) as box:
+        assert call(box, "f") == ["boto3", 1, True, True]
+
 def test_unbounded_allocation_hits_the_memory_limit(sandbox_for, tmp_path: Path) -> None:
     source = "def hog():\n    chunks = []\n    while True:\n        chunks.append(bytearray(50_000_000))\n"
     with sandbox_for(tmp_path, source, timeout=20, memory_mb=512) as box:

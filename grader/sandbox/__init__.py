@@ -35,6 +35,7 @@ __all__ = ["Sandbox", "WorkerSession", "SubmissionProxy", "SubmissionError", "Su
            "scratch_folder"]
 
 WORKER = Path(_worker.__file__)
+WORKER_FLAGS = ("-I", "-S", "-B")  # isolated, no site import (worker.py adds site_folders()), no .pyc
 MAX_FILES = 500  # a submission folder holding more is refused, as is one over MAX_BYTES
 MAX_BYTES = 32 * 1024 * 1024
 SKIPPED = ("__pycache__", ".git", ".venv", "venv", "node_modules")
@@ -132,6 +133,18 @@ def scratch_folder(kind: str, root: str | None = None) -> str:
         _reaped.add(key)
         reap_stale_scratch(kind, root)
     return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-", dir=root)
+
+
+@functools.cache
+def site_folders() -> list[str]:
+    """The site-packages folders of this interpreter that exist, as `site` puts them on sys.path: the
+    worker starts without `site` and appends them itself."""
+    import site
+
+    folders = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.getusersitepackages() in sys.path:
+        folders.append(site.getusersitepackages())
+    return [folder for folder in folders if os.path.isdir(folder)]
 
 
 def worker_base_env() -> dict[str, str]:
@@ -257,6 +270,7 @@ class Sandbox:
             "fsize_mb": 64,
             "cpu_s": int(max(60, 4 * self.import_timeout)),
             "warm": self.warm,
+            "site": site_folders(),
         }
         try:
             if self.level.name == NAMESPACES:
@@ -355,7 +369,7 @@ class Sandbox:
         jail = Jail(self.level.bwrap, learner_dir=learner_copy, scratch=scratch, sockets=sockets,
                     folders=folders, hidden=self.hidden, env=env)
         info_read, info_write = os.pipe()
-        command = [sys.executable, "-I", "-B", str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
+        command = [sys.executable, *WORKER_FLAGS, str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
         argv = jail.argv(command)
         argv[1:1] = ["--info-fd", str(info_write)]
         if self._cgroup is not None:
@@ -388,7 +402,7 @@ class Sandbox:
         else:
             config["nproc"] = 0  # RLIMIT_NPROC counts every process of the user: only for a uid of its own
         return subprocess.Popen(
-            [sys.executable, "-I", "-B", str(WORKER), json.dumps(config)],
+            [sys.executable, *WORKER_FLAGS, str(WORKER), json.dumps(config)],
             pass_fds=[theirs.fileno()], env=env, cwd=work, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **kwargs,
         )

@@ -75,7 +75,7 @@ def detect() -> Level:
 
 def detect_soon() -> None:
     """Start the probe in the background: `grade run` calls this first thing, so bubblewrap starting a
-    Python (25 ms) overlaps with importing pytest and the services instead of coming after them."""
+    Python (30 ms of wall time) overlaps with importing pytest and the services instead of coming after them."""
     threading.Thread(target=detect, name="grader-sandbox-probe", daemon=True).start()
 
 
@@ -102,7 +102,7 @@ def _detect() -> Level:
 
 def _probe(bwrap: str) -> str:
     """"" when bwrap can start this Python in the sandbox used for grading; else bwrap's complaint."""
-    argv = Jail(bwrap, learner_dir=None, scratch=None).argv([sys.executable, "-I", "-c", "import socket"])
+    argv = Jail(bwrap, learner_dir=None, scratch=None).argv([sys.executable, "-I", "-S", "-c", "import socket"])
     try:
         done = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:

@@ -1,6 +1,6 @@
 """The sandbox worker: imports learner code and answers calls, in a process of its own.
 
-Run as a script (`python -I worker.py CONFIG_JSON`), never imported by the grader's process for
+Run as a script (`python -I -S -B worker.py CONFIG_JSON`), never imported by the grader's process for
 its own use: it uses the standard library only and speaks JSON over a socket. One template process
 imports the learner's module once; for every test the grader hands it a socket, and it forks a
 child that serves the calls of that test, so each test starts from the freshly imported module and
@@ -12,8 +12,6 @@ its environment and nothing else.
 """
 from __future__ import annotations
 
-import datetime
-import decimal
 import io
 import json
 import os
@@ -23,7 +21,12 @@ import socket
 import struct
 import sys
 import traceback
-from typing import Any
+
+# Every worker start pays for what this module imports: typing (4 ms), decimal and datetime (2 ms each)
+# are left out. Annotations are never evaluated here (the __future__ import above).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024  # the largest message either side accepts
 MAX_REPLY = 16 * 1024 * 1024  # the largest value learner code may return, as JSON
@@ -63,14 +66,16 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
 
 def _to_json(value: Any) -> Any:
     """JSON for what boto3 hands learner code (Decimal numbers, sets); a clear refusal otherwise."""
-    if isinstance(value, decimal.Decimal):
+    decimal = sys.modules.get("decimal")  # no Decimal (no date) can exist before its module is imported
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (set, frozenset)):
         try:
             return sorted(value)
         except TypeError:
             return list(value)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+    datetime = sys.modules.get("datetime")
+    if datetime is not None and isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         raise TypeError(
             f"your function returned a {type(value).__name__} ({value!r}); return text instead, "
             "for example value.isoformat()"
@@ -262,8 +267,23 @@ def _forward(config: dict[str, Any]) -> int:
     return int(channel.start([(int(port), str(path)) for port, path in routes]))
 
 
+def _site(config: dict[str, Any]) -> None:
+    """What `site` would have done, less its cost: the worker runs with -S (no site import, 25 ms of CPU
+    less per start), so it appends the grader's site-packages folders to sys.path itself (their .pth
+    files are not run) and gives learner code the builtins site adds (exit, quit, help, ...)."""
+    for folder in config.get("site") or []:
+        if folder not in sys.path:
+            sys.path.append(folder)
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
+    _site(config)
     ctrl = socket.socket(fileno=int(config["ctrl_fd"]))
     learner_dir = os.path.realpath(config["learner_dir"])
     _quiet_standard_streams()
