@@ -140,3 +140,30 @@ def test_a_gradebook_reopens_with_its_history(tmp_path: Path) -> None:
     with Gradebook(path, create=False) as book:
         book.record("ann", "logs", GRADED, result("logs", True), content_hash="a")
         assert [a.attempt for a in book.attempts()] == [1, 2]
+
+
+def test_what_a_killed_writer_committed_is_kept(tmp_path: Path) -> None:
+    """WAL with synchronous=NORMAL skips the fsync at each commit: a process that dies (here SIGKILL,
+    with the file never closed nor checkpointed) loses nothing it committed."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "gradebook.db"
+    writer = (
+        "import os, signal, sys\n"
+        "from grader.gradebook import GRADED, Gradebook\n"
+        "from tests.test_gradebook import result\n"
+        f"book = Gradebook({str(path)!r})\n"
+        "assert book.db.execute('PRAGMA synchronous').fetchone()[0] == 1  # NORMAL\n"
+        "assert book.db.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'\n"
+        "for i in range(20):\n"
+        "    book.record(f's{i}', 'logs', GRADED, result('logs', True, False), content_hash=str(i))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", writer], cwd=Path(__file__).parent.parent, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    assert (tmp_path / "gradebook.db-wal").exists()  # the commits are in the log, not yet in the file
+    with Gradebook(path, create=False) as book:
+        attempts = list(book.attempts())
+        assert len(attempts) == 20 and [len(a.result.tests) for a in attempts] == [2] * 20
