@@ -10,6 +10,7 @@ a file target) into a TestResult with status not_run.
 from __future__ import annotations
 
 import gc
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
@@ -396,6 +397,16 @@ class GradingSession:
 
     def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
         self._backend_failures()  # what failed before this test belongs to no check
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> None:
+        """A unittest.TestCase class is refused: pytest's unittest plugin is left out of grading
+        (runner.UNUSED_PLUGINS), and without it pytest would skip the class with a mere warning."""
+        unittest = sys.modules.get("unittest")  # a TestCase exists only once unittest is imported
+        if unittest is not None and isinstance(obj, type) and issubclass(obj, unittest.TestCase):
+            raise collector.CollectError(
+                f"{name} is a unittest.TestCase class; hidden tests are pytest test functions "
+                "(the grader runs pytest without its unittest support)")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

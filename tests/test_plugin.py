@@ -188,3 +188,32 @@ def test_file_targets_grade_the_checks_that_read_the_file(make_course) -> None:
                                   "everything": Status.PASSED}
     assert by_file["notes.txt"] == {"marked": Status.NOT_RUN, "notes are there": Status.PASSED,
                                     "everything": Status.PASSED}
+
+
+def test_hidden_tests_have_tmp_path_monkeypatch_and_capsys_but_not_the_plugins_grading_leaves_out(make_course) -> None:
+    """The runner disables pytest plugins hidden tests do not use (grader/runner.py UNUSED_PLUGINS)."""
+    hidden = ("import os, warnings\nimport pytest\n\n"
+              "def test_fixtures(submission, tmp_path, monkeypatch, capsys):\n"
+              "    monkeypatch.setenv('DEMO', '1')\n"
+              "    (tmp_path / 'f').write_text(os.environ['DEMO'])\n"
+              "    print('hello')\n"
+              "    assert capsys.readouterr().out == 'hello\\n'\n"
+              "    with pytest.warns(UserWarning):\n"
+              "        warnings.warn('careful', UserWarning)\n"
+              "    assert submission.double((tmp_path / 'f').read_text()) == '11'\n\n"
+              "def test_caplog(caplog):\n    pass\n\n"
+              "def test_recwarn(recwarn):\n    pass\n\n"
+              "def test_tmpdir(tmpdir):\n    pass\n")
+    result = grade_demo(make_course(hidden=hidden, points=4))
+    fine, *left_out = result.tests
+    assert fine.status is Status.PASSED, fine.output
+    for test, name in zip(left_out, ("caplog", "recwarn", "tmpdir")):
+        assert test.status is Status.ERROR and f"FixtureLookupError: ('{name}'" in test.output, test.output
+
+
+def test_a_unittest_class_in_hidden_tests_stops_the_exercise(make_course) -> None:
+    """pytest's unittest plugin is off in grading: a TestCase class would otherwise be left out silently."""
+    hidden = ("import unittest\n\nclass TestDemo(unittest.TestCase):\n    def test_x(self):\n        pass\n\n"
+              "def test_fine(submission):\n    assert submission.double(1) == 2\n")
+    result = grade_demo(make_course(hidden=hidden, points=2))
+    assert "TestDemo is a unittest.TestCase class" in result.error
