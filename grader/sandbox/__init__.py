@@ -36,6 +36,16 @@ __all__ = ["Sandbox", "WorkerSession", "SubmissionProxy", "SubmissionError", "Su
 
 WORKER = Path(_worker.__file__)
 WORKER_FLAGS = ("-I", "-S", "-B")  # isolated, no site import (worker.py adds site_folders()), no .pyc
+# worker.py is imported as a module, not run as a script: a script is compiled from source on every
+# start (10 ms of CPU), a module loads from the bytecode beside it when that matches the source
+# (written by pip at install, or by the grader's own import of it); sys.argv is then [-c, CONFIG].
+WORKER_BOOT = ("import sys, importlib.util as u; s = u.spec_from_file_location('_grader_worker', sys.argv.pop(1)); "
+               "m = sys.modules[s.name] = u.module_from_spec(s); s.loader.exec_module(m); m.main()")
+
+
+def worker_command(path: str, config: dict[str, Any]) -> list[str]:
+    """The command line that starts the worker at `path` (as the worker's Python sees it) with `config`."""
+    return [sys.executable, *WORKER_FLAGS, "-c", WORKER_BOOT, path, json.dumps(config)]
 MAX_FILES = 500  # a submission folder holding more is refused, as is one over MAX_BYTES
 MAX_BYTES = 32 * 1024 * 1024
 SKIPPED = ("__pycache__", ".git", ".venv", "venv", "node_modules")
@@ -369,7 +379,7 @@ class Sandbox:
         jail = Jail(self.level.bwrap, learner_dir=learner_copy, scratch=scratch, sockets=sockets,
                     folders=folders, hidden=self.hidden, env=env)
         info_read, info_write = os.pipe()
-        command = [sys.executable, *WORKER_FLAGS, str(INSIDE / "lib" / WORKER.name), json.dumps(config)]
+        command = worker_command(str(INSIDE / "lib" / WORKER.name), config)
         argv = jail.argv(command)
         argv[1:1] = ["--info-fd", str(info_write)]
         if self._cgroup is not None:
@@ -402,7 +412,7 @@ class Sandbox:
         else:
             config["nproc"] = 0  # RLIMIT_NPROC counts every process of the user: only for a uid of its own
         return subprocess.Popen(
-            [sys.executable, *WORKER_FLAGS, str(WORKER), json.dumps(config)],
+            worker_command(str(WORKER), config),
             pass_fds=[theirs.fileno()], env=env, cwd=work, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, **kwargs,
         )

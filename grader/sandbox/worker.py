@@ -1,8 +1,9 @@
 """The sandbox worker: imports learner code and answers calls, in a process of its own.
 
-Run as a script (`python -I -S -B worker.py CONFIG_JSON`), never imported by the grader's process for
-its own use: it uses the standard library only and speaks JSON over a socket. One template process
-imports the learner's module once; for every test the grader hands it a socket, and it forks a
+Started as its own program (`python -I -S -B -c BOOT worker.py CONFIG_JSON`, where BOOT imports this
+file under the name _grader_worker, from its bytecode when that is current, and calls main()). It uses
+the standard library only and speaks JSON over a socket. One template process imports the learner's
+module once; for every test the grader hands it a socket, and it forks a
 child that serves the calls of that test, so each test starts from the freshly imported module and
 a crash or a timeout only ever kills one child.
 
