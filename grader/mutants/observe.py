@@ -99,12 +99,17 @@ class Observations:
             _ACTIVE.clear()
 
 
+def _note_raised(note: Callable[[str, Any], None], name: str, exc: Exception) -> None:
+    """What a call raised: the learner's exception class name, else the exception's own."""
+    note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+
+
 def _record(note: Callable[[str, Any], None], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+            _note_raised(note, name, exc)
             raise
         note(name, result)
         return result
@@ -117,7 +122,7 @@ def _record_each(note: Callable[[str, Any], None], name: str, call_each: Callabl
     try:
         results = call_each(name, items)
     except Exception as exc:
-        note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+        _note_raised(note, name, exc)
         raise
     return _noted_each(note, name, results)
 
@@ -128,7 +133,7 @@ def _noted_each(note: Callable[[str, Any], None], name: str, results: Iterator[A
             note(name, result)
             yield result
     except Exception as exc:
-        note(f"{name} raised", getattr(exc, "error_type", "") or type(exc).__name__)
+        _note_raised(note, name, exc)
         raise
 
 

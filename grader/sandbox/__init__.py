@@ -640,8 +640,8 @@ def _request_bytes(fn: str, request: dict[str, Any]) -> bytes:
 
 
 class _Replies:
-    """The replies a child sends to one request of several calls, read as they come (often several in
-    one read) and handed out one at a time."""
+    """The replies a child sends to one request (one call, or several with call_each), read as they
+    come (often several in one read) and handed out one at a time."""
 
     def __init__(self, conn: socket.socket) -> None:
         self.conn = conn
@@ -697,7 +697,7 @@ class WorkerSession:
 
         def exchange() -> Any:
             conn.sendall(data)
-            return _worker.recv(conn, limit=REPLY_LIMIT)
+            return _Replies(conn).next(limit=REPLY_LIMIT)
 
         reply = self._reply(exchange, shown)
         self.elapsed = time.monotonic() - started

@@ -40,7 +40,11 @@ class TooLarge(ValueError):
 
 
 def send(sock: socket.socket, obj: Any) -> None:
-    data = json.dumps(obj, default=_to_json).encode()
+    send_bytes(sock, json.dumps(obj, default=_to_json).encode())
+
+
+def send_bytes(sock: socket.socket, data: bytes) -> None:
+    """One message already encoded as JSON, framed by its length."""
     sock.sendall(HEADER.pack(len(data)) + data)
 
 
@@ -209,12 +213,12 @@ def _serve(conn: socket.socket, module: Any, learner_dir: str) -> None:
             if "each" in request:
                 for args in request["each"]:
                     ok, body = _answer(module, name, args, {}, learner_dir)
-                    conn.sendall(HEADER.pack(len(body)) + body)
+                    send_bytes(conn, body)
                     if not ok:
                         break
             else:
                 _, body = _answer(module, name, request.get("args", ()), request.get("kwargs", {}), learner_dir)
-                conn.sendall(HEADER.pack(len(body)) + body)
+                send_bytes(conn, body)
         except OSError:
             return
 

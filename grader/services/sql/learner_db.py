@@ -245,13 +245,11 @@ class SqliteLearnerDb(_LearnerDb):
             try:
                 self._copy(target)
                 return target
-            except OSError as exc:
+            except BaseException as exc:
                 shutil.rmtree(target, ignore_errors=True)
-                if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or place == places[-1]:
+                no_room = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                if not no_room or place == places[-1]:
                     raise
-            except BaseException:
-                shutil.rmtree(target, ignore_errors=True)
-                raise
         raise AssertionError("not reached: the last place returns or raises")
 
     @contextlib.contextmanager
