@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from grader.checks import aws as checks
 from grader.errors import ServiceError
 from grader.services import ServiceOptions, factory
 from grader.services.aws import ACCOUNT_ID, REGION, AwsService, UnsupportedOnBackend, make_service
@@ -300,6 +301,44 @@ def test_put_items_seeds_a_table_the_api_then_reads(aws: AwsService) -> None:
     assert sorted(scanned, key=lambda i: i["id"]["S"]) == items
     aws.reset()  # written behind the server's back, wiped all the same
     assert dynamodb.list_tables()["TableNames"] == []
+
+
+def test_table_items_reads_the_store_as_a_scan_would(aws: AwsService) -> None:
+    """Embedded, table_items reads moto's store instead of a Scan: the same items, values and order."""
+    _make_table(aws, "kinds")
+    dynamodb = aws.client("dynamodb")
+    for n in range(40):
+        dynamodb.put_item(TableName="kinds", Item={
+            "id": {"S": f"k{(n * 7) % 40:03d}"}, "n": {"N": str(n)}, "b": {"B": bytes([n, 0, 255])},
+            "bs": {"BS": [b"x", bytes([n])]}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]},
+            "ok": {"BOOL": n % 2 == 0}, "none": {"NULL": True},
+            "m": {"M": {"inner": {"B": b"\x00\x01"}, "deep": {"L": [{"S": "x"}, {"N": "3"}, {"B": b"y"}]}}},
+            "l": {"L": [{"S": "x"}, {"M": {"b": {"B": b"z"}}}]},
+        })
+    scanned = [i for page in dynamodb.get_paginator("scan").paginate(TableName="kinds") for i in page["Items"]]
+    assert aws.table_items("kinds") == scanned
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    assert external.table_items("kinds") == scanned
+    assert checks.stored_items(aws, "kinds")[0]["b"] == bytes([0, 0, 255]).decode("utf-8", errors="replace")
+
+
+def test_receive_still_drops_messages_past_the_retention_period(aws: AwsService) -> None:
+    """The quicker retention check (_quicker_sqs) is in place and answers as moto's own: a message older
+    than the queue's MessageRetentionPeriod is never received, a younger one is."""
+    aws.warm(["sqs"])
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    assert getattr(SQSBackend.is_message_valid_based_on_retention_period, "remembered", False)
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    (old,) = sqs_backends[ACCOUNT_ID][REGION].get_queue("kept")._messages
+    old.sent_timestamp -= 120_000  # sent two minutes ago: past the queue's minute
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    sqs_backends[ACCOUNT_ID][REGION].get_queue("kept")._messages.remove(old)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in got] == ["new"]
 
 
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:

@@ -22,6 +22,7 @@ second listener, or a relay to an external endpoint) that the sandbox binds in.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import hmac
 import io
@@ -29,6 +30,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import urllib.error
@@ -142,6 +144,25 @@ def _quicker_moto() -> None:
 
         get_available_regions.remembered = True  # type: ignore[attr-defined]
         boto3.session.Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+
+
+def _quicker_sqs() -> None:
+    """Once moto's SQS is loaded: its receive checks every message it hands out against the queue's
+    retention period, read by working out all of the queue's attributes (each a pass over its messages):
+    a receive of 10 from a queue of 40 took 30 ms. The same test, reading the one attribute."""
+    models = sys.modules.get("moto.sqs.models")
+    backend = getattr(models, "SQSBackend", None)
+    check = getattr(backend, "is_message_valid_based_on_retention_period", None)
+    if check is None or getattr(check, "remembered", False):
+        return
+    from moto.core.utils import unix_time
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+    is_message_valid_based_on_retention_period.remembered = True  # type: ignore[attr-defined]
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 def _quiet(base: type) -> type:
@@ -313,6 +334,7 @@ class AwsService:
             except Exception:  # an unknown name: its first request says so, as without warming
                 pass
             self._warmed.add(name)
+        _quicker_sqs()
         # building a backend app built its us-east-1 backend too, drawing ids: the next reset drops it,
         # so a grade draws the same ids whether or not its services were warmed
         self._filter.used = True
@@ -572,6 +594,22 @@ class AwsService:
             while pending:
                 pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
+    def table_items(self, table: str) -> list[dict[str, Any]]:
+        """Every item of a table in DynamoDB's attribute-value form as a Scan returns it (binary values
+        as bytes), in Scan order: straight from moto's store when embedded (a check reads what the
+        learner wrote without moto serializing the whole table: 3 ms instead of 110 for 178 items),
+        else a Scan through every page."""
+        if self.backend != "moto":
+            dynamodb = self.client("dynamodb")
+            return [item for page in dynamodb.get_paginator("scan").paginate(TableName=table) for item in page["Items"]]
+        self._wait_ready()
+        from moto.dynamodb.models import dynamodb_backends
+
+        stored = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table)
+        # the JSON moto answers a Scan with (DynamoType values inside lists, binary in base64), as the SDK reads it
+        answer = json.loads(json.dumps([item.to_json()["Attributes"] for item in stored.all_items()], default=_moto_json))
+        return [{name: _sdk_value(value) for name, value in item.items()} for item in answer]
+
     # -- what the learner's code met: counts, failures of the mock, waits ------------------------
 
     def _embedded(self, what: str) -> Realism:
@@ -648,6 +686,29 @@ class AwsService:
         """Until reset(), the learner's first GetRecords on each shard returns no records and
         MillisBehindLatest=lag_ms."""
         self._embedded("simulating Kinesis lag").switches.kinesis_lag_ms = lag_ms
+
+
+def _moto_json(value: Any) -> Any:
+    """What moto's JSON encoder writes for a value of its DynamoDB store that json cannot."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if hasattr(value, "to_json"):  # a DynamoType nested in a list or map
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} in a DynamoDB item")
+
+
+def _sdk_value(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value of DynamoDB's JSON as botocore parses it: binary (B, BS) decoded from base64."""
+    (kind, inner), = value.items()
+    if kind == "B":
+        return {kind: base64.b64decode(inner) if isinstance(inner, str) else bytes(inner)}
+    if kind == "BS":
+        return {kind: [base64.b64decode(v) if isinstance(v, str) else bytes(v) for v in inner]}
+    if kind == "M":
+        return {kind: {k: _sdk_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {kind: [_sdk_value(v) for v in inner]}
+    return value
 
 
 def make_service(options: ServiceOptions) -> AwsService:

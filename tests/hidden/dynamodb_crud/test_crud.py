@@ -46,14 +46,13 @@ def paged_people(aws) -> tuple[list[dict], list[list[str]]]:
     embedded = aws.backend == "moto"
     people = aws_data.people(SEED, 60, bio_bytes=200) if embedded else aws_data.people(SEED, 300, bio_bytes=5000)
     load(aws, "Person", people)
-    dynamodb = aws.client("dynamodb")
-    # a Scan page ends after the items read, before projection: PersonID alone gives the same pages
-    pages = [[p["PersonID"]["S"] for p in page["Items"]]
-             for page in dynamodb.get_paginator("scan").paginate(TableName="Person", ProjectionExpression="PersonID")]
-    if embedded:
+    if embedded:  # the table's Scan order, in pages of SCAN_PAGE
         aws.simulate_small_pages(SCAN_PAGE)
-        order = [i for page in pages for i in page]
-        pages = [order[at:at + SCAN_PAGE] for at in range(0, len(order), SCAN_PAGE)]
+        order = [p["PersonID"]["S"] for p in aws.table_items("Person")]
+        return people, [order[at:at + SCAN_PAGE] for at in range(0, len(order), SCAN_PAGE)]
+    # a Scan page ends after the items read, before projection: PersonID alone gives the same pages
+    pages = [[p["PersonID"]["S"] for p in page["Items"]] for page in
+             aws.client("dynamodb").get_paginator("scan").paginate(TableName="Person", ProjectionExpression="PersonID")]
     return people, pages
 
 
@@ -114,7 +113,7 @@ def test_put_item_stores_items_with_different_attributes(submission, aws):
     people = aws_data.people(SEED, 6)
     for person in people:
         submission.put_item("Person", person)
-    stored = {p["PersonID"]: p for p in checks.scan_items(aws.client("dynamodb"), "Person")}
+    stored = {p["PersonID"]: p for p in checks.stored_items(aws, "Person")}
     for person in people:
         got = stored.get(person["PersonID"])
         assert got is not None, f"item {person['PersonID']} is not in the table after put_item"
@@ -141,7 +140,7 @@ def test_put_items_writes_a_large_batch_in_chunks_of_25(submission, aws):
                 f"{checks.learner_traceback(str(exc))}"
             )
         raise
-    stored = checks.scan_items(aws.client("dynamodb"), "Orders")
+    stored = checks.stored_items(aws, "Orders")
     want = {(i["OrderID"], i["ItemNum"]): i for i in items}
     got = {(i["OrderID"], i["ItemNum"]): i for i in stored}
     missing = sorted(set(want) - set(got))
@@ -321,7 +320,7 @@ def test_delete_item_removes_only_that_item(submission, aws):
     load(aws, "Person", people)
     victim = people[2]["PersonID"]
     submission.delete_item("Person", {"PersonID": victim})
-    left = sorted(p["PersonID"] for p in checks.scan_items(aws.client("dynamodb"), "Person"))
+    left = sorted(p["PersonID"] for p in checks.stored_items(aws, "Person"))
     assert victim not in left, f"{victim} is still in the table after delete_item"
     want = sorted(p["PersonID"] for p in people if p["PersonID"] != victim)
     assert left == want, f"delete_item removed other items too: the table holds {left}, expected {want}"
