@@ -165,3 +165,12 @@ def test_listings_returned_as_boto3_entries_are_named() -> None:
     assert "take each one's 'Key'" in checks.strings_problem([{"Key": "a", "Size": 1}], "a", "list_keys")
     assert "Python's text for a bytes value" in checks.strings_problem(["b'a/b'"], "a/b", "list_keys")
     assert checks.strings_problem("a/b", "a/b", "list_keys").startswith("list_keys returned \"a/b\"; expected a list")
+
+
+def test_folders_of_keys_are_the_common_prefixes_s3_lists(aws: AwsService) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="tree")
+    keys = ["a/1", "a/b/2", "a-b/3", "top", "z/", "a/b/c/4", "é/5", "b//6", *(f"many/m{n:04d}/x" for n in range(1100))]
+    aws.put_objects("tree", {key: b"" for key in keys})
+    for prefix in ("", "a/", "a/b/", "b/", "many/", "none/"):
+        assert checks.folders(keys, prefix) == checks.common_prefixes(s3, "tree", prefix), prefix

@@ -266,6 +266,14 @@ def common_prefixes(s3: Any, bucket: str, prefix: str = "", delimiter: str = "/"
     ]
 
 
+def folders(keys: Iterable[str], prefix: str = "", delimiter: str = "/") -> list[str]:
+    """The 'folders' directly under a prefix of these keys, as ListObjectsV2 with Delimiter lists their
+    CommonPrefixes (in S3's order: UTF-8 byte order, which is str order for ASCII keys)."""
+    found = {prefix + rest.split(delimiter, 1)[0] + delimiter
+             for key in keys if key.startswith(prefix) and delimiter in (rest := key[len(prefix):])}
+    return sorted(found, key=lambda p: p.encode("utf-8"))
+
+
 # -- SQS ---------------------------------------------------------------------------------------------
 
 def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
