@@ -128,22 +128,42 @@ def _quicker_moto() -> None:
     names = getattr(responses, "method_names_from_class", None)
     if names is not None and not hasattr(names, "cache_info"):
         responses.method_names_from_class = functools.cache(names)  # type: ignore[assignment]
-    # moto's EC2 models ask three new boto3 Sessions for the regions of EC2 while their module loads; each
-    # new Session parses botocore's endpoint data again (0.1 s of CPU each). The answer is botocore's data
-    # file, the same for every Session of this process.
+    # moto's models ask new boto3 Sessions for the regions of a service while their modules load (EC2's
+    # three times, once per partition); each new Session loads botocore's data again: its endpoints and
+    # the service's whole model (EC2's: 0.2 s of CPU each time). The answer is botocore's data files, the
+    # same for every Session of this process: asked of one Session, each file is loaded once.
     regions = boto3.session.Session.get_available_regions
     if not hasattr(regions, "remembered"):
         answers: dict[tuple[Any, ...], list[str]] = {}
+        asked: list[Any] = []  # the one Session asked, made on the first question
 
         def get_available_regions(session: Any, service_name: str, partition_name: str = "aws",
                                   allow_non_regional: bool = False) -> list[str]:
             key = (service_name, partition_name, allow_non_regional)
             if key not in answers:
-                answers[key] = regions(session, service_name, partition_name, allow_non_regional)
+                asked[:] = asked or [boto3.session.Session(botocore_session=_botocore_session())]
+                answers[key] = regions(asked[0], service_name, partition_name, allow_non_regional)
             return list(answers[key])
 
         get_available_regions.remembered = True  # type: ignore[attr-defined]
         boto3.session.Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+
+
+@functools.cache
+def _data_loader() -> Any:
+    """The one loader of botocore's data files in this process: each file is read and parsed once."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def _botocore_session() -> Any:
+    """A new botocore Session (its own events and credentials) reading data through `_data_loader()`."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _data_loader())
+    return session
 
 
 def _quicker_sqs() -> None:
@@ -500,6 +520,7 @@ class AwsService:
             import boto3
 
             self._session = boto3.session.Session(
+                botocore_session=_botocore_session(),
                 aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
