@@ -324,7 +324,8 @@ def test_table_items_reads_the_store_as_a_scan_would(aws: AwsService) -> None:
 
 def test_receive_still_drops_messages_past_the_retention_period(aws: AwsService) -> None:
     """The quicker retention check (_quicker_sqs) is in place and answers as moto's own: a message older
-    than the queue's MessageRetentionPeriod is never received, a younger one is."""
+    than the queue's MessageRetentionPeriod is never received (moto's receive stops at it, as with its own
+    check), a younger one is."""
     aws.warm(["sqs"])
     sqs = aws.client("sqs")
     url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]

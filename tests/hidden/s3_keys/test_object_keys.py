@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import types
+from typing import Mapping
 
 import pytest
 
@@ -29,8 +31,8 @@ def seed_bucket(aws, days: int = 120) -> list[str]:
 
 
 @functools.lru_cache(maxsize=2)
-def seed_objects(days: int) -> dict[str, bytes]:
-    """The objects of seed_bucket: the same for every grade (seeded), so made once per process."""
+def seed_objects(days: int) -> Mapping[str, bytes]:
+    """The objects of seed_bucket: the same for every grade (seeded), so made once per process (read-only)."""
     objects: dict[str, bytes] = {}
     for partition in aws_data.export_partitions(SEED, days):
         for part in range(1, partition["parts"] + 1):
@@ -42,7 +44,7 @@ def seed_objects(days: int) -> dict[str, bytes]:
     for n in range(1, 4):
         objects[f"tmp/upload-{n}.part"] = b"partial"
     objects["manifest.json"] = json.dumps({"days": days}).encode()
-    return objects
+    return types.MappingProxyType(objects)
 
 
 @pytest.mark.points(2)
