@@ -4,7 +4,8 @@ from __future__ import annotations
 import decimal
 
 from grader.checks import aws as checks
-from grader.services.aws import AwsService
+from grader.services import ServiceOptions
+from grader.services.aws import AwsService, make_service
 
 
 def test_plain_turns_boto3_values_into_what_a_learner_returns() -> None:
@@ -26,7 +27,8 @@ def test_key_schema_is_described_partition_key_first(aws: AwsService) -> None:
     assert checks.describe_key_schema(schema) == "partition key OrderID (string) and sort key ItemNum (number)"
 
 
-def test_scan_items_reads_every_page_as_plain_values(aws: AwsService) -> None:
+def test_stored_items_reads_every_page_as_plain_values(aws: AwsService) -> None:
+    """Embedded (moto's store) and on an external endpoint (a Scan, page after page): the same items."""
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(
         TableName="Big", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -37,7 +39,9 @@ def test_scan_items_reads_every_page_as_plain_values(aws: AwsService) -> None:
         dynamodb.batch_write_item(RequestItems={"Big": [
             {"PutRequest": {"Item": checks.dynamo_item(i)}} for i in items[start:start + 25]]})
     assert checks.scan_pages(dynamodb, "Big") >= 2
-    assert sorted(checks.scan_items(dynamodb, "Big"), key=lambda i: i["id"]) == items
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    for service in (aws, external):
+        assert sorted(checks.stored_items(service, "Big"), key=lambda i: i["id"]) == items
 
 
 def test_item_difference_names_the_first_wrong_attribute() -> None:

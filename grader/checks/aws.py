@@ -51,24 +51,13 @@ def table_names(dynamodb: Any) -> list[str]:
     return [n for page in dynamodb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
 
 
-def plain_items(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Items in DynamoDB's attribute-value form as plain values."""
+def stored_items(aws: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of a table as plain values, in Scan order, as the aws service reads them fastest
+    (AwsService.table_items: moto's store when embedded, else a Scan following LastEvaluatedKey)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     load = TypeDeserializer().deserialize
-    return [{k: plain(load(v)) for k, v in item.items()} for item in items]
-
-
-def scan_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every item of a table as plain values, following LastEvaluatedKey."""
-    return plain_items(item for page in dynamodb.get_paginator("scan").paginate(TableName=table)
-                       for item in page["Items"])
-
-
-def stored_items(aws: Any, table: str) -> list[dict[str, Any]]:
-    """Every item of a table as plain values, in Scan order, as the aws service reads them fastest
-    (AwsService.table_items)."""
-    return plain_items(aws.table_items(table))
+    return [{k: plain(load(v)) for k, v in item.items()} for item in aws.table_items(table)]
 
 
 def scan_pages(dynamodb: Any, table: str, **kwargs: Any) -> int:

@@ -135,14 +135,13 @@ def _quicker_moto() -> None:
     regions = boto3.session.Session.get_available_regions
     if not hasattr(regions, "remembered"):
         answers: dict[tuple[Any, ...], list[str]] = {}
-        asked: list[Any] = []  # the one Session asked, made on the first question
+        asked = functools.cache(lambda: boto3.session.Session(botocore_session=_botocore_session()))
 
         def get_available_regions(session: Any, service_name: str, partition_name: str = "aws",
                                   allow_non_regional: bool = False) -> list[str]:
             key = (service_name, partition_name, allow_non_regional)
             if key not in answers:
-                asked[:] = asked or [boto3.session.Session(botocore_session=_botocore_session())]
-                answers[key] = regions(asked[0], service_name, partition_name, allow_non_regional)
+                answers[key] = regions(asked(), service_name, partition_name, allow_non_regional)
             return list(answers[key])
 
         get_available_regions.remembered = True  # type: ignore[attr-defined]
@@ -722,9 +721,9 @@ def _sdk_value(value: dict[str, Any]) -> dict[str, Any]:
     """An attribute value of DynamoDB's JSON as botocore parses it: binary (B, BS) decoded from base64."""
     (kind, inner), = value.items()
     if kind == "B":
-        return {kind: base64.b64decode(inner) if isinstance(inner, str) else bytes(inner)}
+        return {kind: base64.b64decode(inner)}
     if kind == "BS":
-        return {kind: [base64.b64decode(v) if isinstance(v, str) else bytes(v) for v in inner]}
+        return {kind: [base64.b64decode(v) for v in inner]}
     if kind == "M":
         return {kind: {k: _sdk_value(v) for k, v in inner.items()}}
     if kind == "L":
