@@ -342,6 +342,27 @@ def test_receive_still_drops_messages_past_the_retention_period(aws: AwsService)
     assert [m["Body"] for m in got] == ["new"]
 
 
+def test_queue_attributes_are_worked_out_as_moto_does_with_the_names_remembered(aws: AwsService) -> None:
+    """_quicker_sqs remembers moto's CamelCase -> snake_case names of queue attributes; what a queue's
+    attributes come to is unchanged, for names set by the caller too, and the memory is bounded."""
+    aws.warm(["sqs"])
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true",
+                                                           "VisibilityTimeout": "7"})["QueueUrl"]
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models
+
+    assert models.camelcase_to_underscores.cache_info().maxsize == 256
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")  # deduplicated by content
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (got["FifoQueue"], got["ContentBasedDeduplication"], got["VisibilityTimeout"]) == ("true", "true", "7")
+    assert got["ApproximateNumberOfMessages"] == "1"
+    queue = models.sqs_backends[ACCOUNT_ID][REGION].get_queue("q.fifo")
+    assert all(getattr(queue, camelcase_to_underscores(name)) == getattr(queue, models.camelcase_to_underscores(name))
+               for name in queue.BASE_ATTRIBUTES + queue.FIFO_ATTRIBUTES)
+
+
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     _make_table(aws, "remote")
