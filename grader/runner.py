@@ -286,6 +286,7 @@ def grade(
         if exercise.module:
             sandbox = pool.sandbox(exercise, timeout=exercise.timeout, env=env, channels=channels, folders=folders,
                                    memory_mb=exercise.memory_mb, warm=tuple(exercise.warm_clients),
+                                   quick_waiters=any(getattr(s, "ready_at_once", False) for s in services.values()),
                                    hidden=tuple(hidden_paths(exercise)), level=level)
             sandbox.load(workspace, exercise.module, display_dir=label)  # imports while pytest collects
         session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))

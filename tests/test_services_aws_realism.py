@@ -14,7 +14,7 @@ from grader.results import Status
 from grader.runner import ServicePool, grade
 from grader.services import ServiceOptions
 from grader.services.aws import AwsService, UnsupportedOnBackend, make_service
-from grader.services.aws_realism import reserved_words
+from grader.services.aws_realism import REPEAT_LIMIT, reserved_words
 
 Learner = Callable[[str], Any]
 
@@ -297,6 +297,70 @@ def test_a_reset_switches_everything_off(aws: AwsService, learner: Learner) -> N
 
 # -- failures of the mock ----------------------------------------------------------------------------
 
+# -- a paginated read asked again and again: a loop that never ends ----------------------------------
+
+def query_forgetting_the_next_page(dynamodb: Any, name: str) -> list[Any]:
+    """A pagination loop that never passes LastEvaluatedKey on: the same request, the same page, forever."""
+    items: list[Any] = []
+    while True:
+        page = dynamodb.query(TableName=name, KeyConditionExpression="k = :k",
+                              ExpressionAttributeValues={":k": {"S": "a"}})
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" in page:  # the test turned around: ends only on a page that says there is more
+            return items
+
+
+def test_the_same_paginated_read_over_and_over_is_refused_with_the_way_out(aws: AwsService, learner: Learner) -> None:
+    dynamodb = learner("dynamodb")
+    _table(dynamodb, "Loop")
+    dynamodb.put_item(TableName="Loop", Item={"k": {"S": "a"}})
+    with pytest.raises(ClientError) as stopped:
+        query_forgetting_the_next_page(dynamodb, "Loop")
+    assert _code(stopped) == "RepeatedRequest"
+    message = stopped.value.response["Error"]["Message"]
+    assert f"the same Query request came {REPEAT_LIMIT} times in a row" in message
+    assert "LastEvaluatedKey as ExclusiveStartKey" in message
+    assert aws.calls("dynamodb", "Query") == REPEAT_LIMIT  # it took exactly the limit, no more
+    # the same request stays refused: a loop that catches the error and asks again gets it again
+    with pytest.raises(ClientError):
+        dynamodb.query(TableName="Loop", KeyConditionExpression="k = :k", ExpressionAttributeValues={":k": {"S": "a"}})
+    assert aws.take_failures() == []  # the learner's mistake, never a failure of the mock
+
+
+def test_repeats_count_only_in_a_row_of_the_learners_own_requests(aws: AwsService, learner: Learner) -> None:
+    """Another request of the learner's, a request of the grader's, or a reset between the reads starts the
+    count again: a check that calls a function many times with the same arguments is not a loop."""
+    dynamodb, s3 = learner("dynamodb"), learner("s3")
+
+    def scans(times: int) -> None:
+        for _ in range(times):
+            dynamodb.scan(TableName="T")
+
+    _table(dynamodb, "T")
+    s3.create_bucket(Bucket="loop-bucket")
+    for _ in range(REPEAT_LIMIT + 5):
+        scans(1)
+        s3.list_objects_v2(Bucket="loop-bucket")  # between two scans: neither is asked twice in a row
+    scans(REPEAT_LIMIT - 1)
+    aws.client("dynamodb").scan(TableName="T")  # the grader's own, between two calls of the learner's
+    scans(REPEAT_LIMIT - 1)
+    aws.reset()
+    _table(dynamodb, "T")
+    scans(REPEAT_LIMIT - 1)
+    with pytest.raises(ClientError) as stopped:
+        scans(1)
+    assert _code(stopped) == "RepeatedRequest"
+    assert f"the same Scan request came {REPEAT_LIMIT} times" in stopped.value.response["Error"]["Message"]
+    s3.create_bucket(Bucket="loop-bucket")
+    for _ in range(REPEAT_LIMIT - 1):
+        s3.list_objects_v2(Bucket="loop-bucket")
+    with pytest.raises(ClientError) as stopped:
+        s3.list_objects_v2(Bucket="loop-bucket")
+    assert _code(stopped) == "RepeatedRequest"
+    assert "NextContinuationToken as ContinuationToken" in stopped.value.response["Error"]["Message"]
+    assert aws.take_failures() == []
+
+
 def test_a_missing_network_acl_entry_gets_ec2s_documented_error(aws: AwsService, learner: Learner) -> None:
     ec2 = learner("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -415,6 +479,91 @@ def test_a_crash_of_the_mock_is_a_grader_error_and_causes_are_named(make_course:
     assert poll.status is Status.FAILED
     assert "poll(" in poll.output and "while ReceiveMessage was waiting for messages: with WaitTimeSeconds=20" in poll.output
     assert "loop that never ends" not in poll.output.replace("not a loop that never ends", "")
+
+
+LOOPS_HIDDEN = '''
+import pytest
+from grader.checks import aws as checks
+
+
+@pytest.fixture
+def submission(submission, aws):
+    return checks.ExplainedSubmission(submission, aws)
+
+
+@pytest.mark.points(1)
+def test_wait(submission, aws):
+    """make_table waits for its table"""
+    submission.make_table("Made")
+    assert "Made" in aws.client("dynamodb").list_tables()["TableNames"]
+
+
+@pytest.mark.points(1)
+def test_pages(submission, aws):
+    """read_all reads every page"""
+    aws.client("dynamodb").create_table(TableName="P", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                                        BillingMode="PAY_PER_REQUEST")
+    aws.put_items("P", [{"k": {"S": str(n)}} for n in range(3)])
+    assert sorted(submission.read_all("P")) == ["0", "1", "2"]
+
+
+@pytest.mark.points(1)
+def test_clock(submission, aws):
+    """the clock of boto3's waiters"""
+    assert submission.waiter_clock() == ("QuickClock" if aws.ready_at_once else "module")
+'''
+
+LOOPS_STUB = '''
+import boto3
+import botocore.waiter
+
+
+def make_table(name):
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(TableName=name + "-typo", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    dynamodb.get_waiter("table_exists").wait(TableName=name)  # 20 s between polls in botocore's model
+
+
+def read_all(name):
+    dynamodb, kwargs, keys = boto3.client("dynamodb"), {"TableName": name, "Limit": 2}, []
+    while True:
+        page = dynamodb.scan(**kwargs)
+        keys += [item["k"]["S"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return keys
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def waiter_clock():
+    return type(botocore.waiter.time).__name__
+'''
+
+
+def test_endless_waits_and_page_loops_end_with_what_went_wrong(make_course: Callable[..., Path]) -> None:
+    """On the embedded endpoint a waiter for a table never made gives up with its WaiterError, and a
+    pagination loop that asks for the same page again and again is refused, each well within the call's
+    time limit (5 s here; botocore's waiter sleeps 20 s between polls) and with what to change."""
+    root = make_course(stub=LOOPS_STUB, hidden=LOOPS_HIDDEN, solution=LOOPS_STUB, timeout=5, points=3)
+    toml = root / "exercises/demo/exercise.toml"
+    toml.write_text(toml.read_text() + 'services = ["aws"]\n', encoding="utf-8")
+    forgetful = root / "forgetful"
+    forgetful.mkdir()
+    (forgetful / "demo.py").write_text(LOOPS_STUB.replace('kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]',
+                                                          "pass"), encoding="utf-8")
+    (exercise,) = catalog.load_all(root)
+    with ServicePool() as pool:
+        waits, pages, clock = grade(exercise, forgetful, pool).tests
+    assert waits.status is Status.FAILED and "timed out" not in waits.output
+    assert waits.output.startswith("A boto3 waiter gave up: what it waited for never came.")
+    assert "WaiterError: Waiter TableExists failed: Max attempts exceeded" in waits.output
+    assert pages.status is Status.FAILED and "timed out" not in pages.output
+    assert "(RepeatedRequest) when calling the Scan operation" in pages.output
+    assert "pass the page's LastEvaluatedKey as ExclusiveStartKey" in pages.output
+    assert clock.status is Status.PASSED
+    assert make_service(ServiceOptions(aws_endpoint="http://127.0.0.1:1")).ready_at_once is False
 
 
 def test_a_run_with_a_grader_error_exits_3(make_course: Callable[..., Path], in_course: Callable[[Path], None]) -> None:

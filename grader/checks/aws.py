@@ -340,6 +340,10 @@ _REQUEST_MISTAKES = (
      "placeholder in the expression and give the name separately: FilterExpression=\"#a = :v\" with "
      "ExpressionAttributeNames={\"#a\": attribute}; boto3.dynamodb.conditions.Attr(attribute).eq(value) does it "
      "for you."),
+    ("Max attempts exceeded",
+     "A boto3 waiter gave up: what it waited for never came. On the grader's mock AWS a resource is ready the first "
+     "time it is described, so the waiter was waiting for something your code did not create, or created under "
+     "another name: look at the create call before the wait."),
 )
 
 

@@ -223,6 +223,7 @@ class Sandbox:
         nproc: int = 64,
         display_dir: str = "",
         warm: list[str] | tuple[str, ...] = (),
+        quick_waiters: bool = False,
         hidden: list[Path] | tuple[Path, ...] = (),
         level: Level | None = None,
     ) -> None:
@@ -237,6 +238,7 @@ class Sandbox:
         self.nproc = nproc
         self.display_dir = display_dir or str(learner_dir)
         self.warm = list(warm)  # boto3 services whose models the template loads before forking
+        self.quick_waiters = quick_waiters  # boto3's waiters poll at once (an endpoint whose resources are ready)
         self.hidden = [Path(p) for p in hidden]  # paths no bound folder may show the worker
         self.level = level or detect()
         # Service addresses (a random port each run) are shown by name, so feedback is the same twice.
@@ -280,6 +282,7 @@ class Sandbox:
             "fsize_mb": 64,
             "cpu_s": int(max(60, 4 * self.import_timeout)),
             "warm": self.warm,
+            "quick_waiters": self.quick_waiters,
             "site": site_folders(),
         }
         try:

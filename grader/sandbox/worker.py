@@ -295,6 +295,8 @@ def main() -> None:
     relay = _forward(config)
     _set_limits(config)
     _warm(config.get("warm") or [])
+    if config.get("quick_waiters"):
+        _quick_waiters()
     if not config.get("module"):  # started ahead of its submission: wait to be told which module
         try:
             request = recv(ctrl, limit=4096)
@@ -386,6 +388,35 @@ def _warm(services: list[str]) -> None:
             boto3.resource(name)
         except Exception:  # a service with no resource API, or no region: warming is best effort
             pass
+
+
+QUICK_WAIT = 0.05  # seconds a boto3 waiter sleeps between polls on an endpoint whose resources are ready
+
+
+def _quick_waiters() -> None:
+    """On the embedded endpoint a resource is ready when it is first described, so a boto3 waiter that has
+    to sleep at all waits for something that will never come (a table the learner's code never created).
+    Its model's delay (20 s for DynamoDB's table_exists) is longer than a call's time limit: the call would
+    end as a timeout with no word of why. Waiters here sleep QUICK_WAIT s between polls instead, and end
+    after their max attempts with the WaiterError AWS would give, naming what they waited for."""
+    try:
+        import time
+
+        import botocore.waiter
+    except ImportError:
+        return
+
+    class QuickClock:
+        """The waiter module's `time`, with a short sleep."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            time.sleep(min(seconds, QUICK_WAIT))
+
+    botocore.waiter.time = QuickClock()  # type: ignore[assignment]
 
 
 def _kill_strays(keep: set[int]) -> None:

@@ -11,6 +11,12 @@ service model. Then:
 - always: DynamoDB refuses a BatchWriteItem of more than 25 requests (moto accepts any number), and
   EC2 answers DeleteNetworkAclEntry / ReplaceNetworkAclEntry on a missing entry with
   InvalidNetworkAclEntry.NotFound (moto 5.2 crashes with an HTML 500 page);
+- always: a paginated read (DynamoDB Query, Scan and ListTables; S3 ListObjects and ListObjectsV2) that
+  the learner sends REPEAT_LIMIT times in a row, byte for byte the same, with no other request between,
+  is refused from then on with a 400 RepeatedRequest that says how to go on to the next page. The
+  same request gets the same page: a loop that never passes the page's token on never ends, and
+  would otherwise run until the call's time limit (10 s) with no word of why. The learner's call
+  raises a ClientError at their own line instead, after a fraction of a second;
 - always: an answer of moto that no AWS SDK could parse (a 5xx, an HTML error page, a body that is
   not the protocol's JSON or XML) is recorded as a failure of the mock, for the plugin to report as
   a grader error instead of the learner's failure (`take_failures`);
@@ -48,6 +54,18 @@ DEFAULT_PAGE_SIZE = 3
 DYNAMODB_JSON = "application/x-amz-json-1.0"
 KINESIS_JSON = "application/x-amz-json-1.1"
 _SNIPPET = 120
+REPEAT_LIMIT = 100  # the same paginated read this many times in a row: refused (a loop that never ends)
+
+# paginated reads, and how a loop goes on from one page to the next
+_NEXT_PAGE = {
+    ("dynamodb", "Query"): "pass the page's LastEvaluatedKey as ExclusiveStartKey, and stop at a page without one",
+    ("dynamodb", "Scan"): "pass the page's LastEvaluatedKey as ExclusiveStartKey, and stop at a page without one",
+    ("dynamodb", "ListTables"): ("pass the page's LastEvaluatedTableName as ExclusiveStartTableName, and stop at a "
+                                 "page without one"),
+    ("s3", "ListObjectsV2"): ("pass the page's NextContinuationToken as ContinuationToken, and stop when IsTruncated "
+                              "is false"),
+    ("s3", "ListObjects"): "pass the page's NextMarker as Marker, and stop when IsTruncated is false",
+}
 
 # DynamoDB operations that read or write a table's items: refused while the table is CREATING
 _DATA_OPERATIONS = frozenset({
@@ -108,6 +126,8 @@ class Realism:
         self.creating: dict[tuple[str, str], bool] = {}  # (service, name) -> refused while creating
         self.long_polls: dict[int, int] = {}  # id -> WaitTimeSeconds of the learner's receives in flight
         self.failures: list[str] = []  # answers of the mock no SDK could parse, until taken
+        self._last: tuple[Any, ...] | None = None  # the learner's last paginated read, and how often in a row
+        self._repeats = 0
         self.used = True  # a request reached moto since the last reset (a new server may hold old state)
         self._routes: dict[str, list[_Route]] = {}
         self._handlers: dict[tuple[str, str], Callable[[dict[str, Any], Request], Reply]] = {
@@ -135,6 +155,7 @@ class Realism:
             self.calls.clear()
             self.creating.clear()
             self.long_polls.clear()
+            self._last, self._repeats = None, 0
 
     def take_failures(self) -> list[str]:
         """The failures of the mock recorded since the last call, oldest first."""
@@ -155,7 +176,8 @@ class Realism:
                     self.calls[key] = self.calls.get(key, 0) + 1
         handler = self._handlers.get((request.service, request.operation))
         try:
-            reply = self._refusal(request) or (handler(environ, request) if handler else self._forward(environ))
+            reply = (self._repeated(environ, request) or self._refusal(request)
+                     or (handler(environ, request) if handler else self._forward(environ)))
         except Exception as exc:  # moto raised instead of answering
             reply = ("500 Internal Server Error", [("Content-Type", "text/plain")],
                      f"{type(exc).__name__}: {exc}".encode())
@@ -222,6 +244,26 @@ class Realism:
             if close is not None:
                 close()
         return captured[0], captured[1], body
+
+    def _repeated(self, environ: dict[str, Any], request: Request) -> Reply | None:
+        """The refusal of the learner's paginated read sent REPEAT_LIMIT times in a row, the same."""
+        advice = _NEXT_PAGE.get((request.service, request.operation)) if request.learner else None
+        key = None
+        if advice is not None:
+            key = (request.service, request.operation, environ.get("REQUEST_METHOD", ""), environ.get("HTTP_HOST", ""),
+                   environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), _body(environ))
+        with self._lock:
+            self._repeats = self._repeats + 1 if key is not None and key == self._last else 1
+            self._last = key
+            repeats = self._repeats
+        if advice is None or repeats < REPEAT_LIMIT:
+            return None
+        message = (f"the grader stopped a loop: the same {request.operation} request came {repeats} times in a "
+                   f"row and got the same page each time, so the loop would never end. To go on to the next page, "
+                   f"{advice}.")
+        if request.service == "s3":
+            return _s3_error("RepeatedRequest", message)
+        return _dynamodb_error("RepeatedRequest", message)
 
     def _refusal(self, request: Request) -> Reply | None:
         """An error DynamoDB or Kinesis would answer before doing anything, for the learner only."""
@@ -595,6 +637,12 @@ def _json_error(content_type: str, code: str, message: str) -> Reply:
 def _dynamodb_error(code: str, message: str) -> Reply:
     prefix = "com.amazon.coral.validate#" if code == "ValidationException" else "com.amazonaws.dynamodb.v20120810#"
     return _json_error(DYNAMODB_JSON, prefix + code, message)
+
+
+def _s3_error(code: str, message: str) -> Reply:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code><Message>{escape(message)}'
+            f"</Message><RequestId>{binascii.crc32(message.encode()):08x}-grader</RequestId></Error>").encode()
+    return "400 Bad Request", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body
 
 
 def _ec2_error(code: str, message: str) -> Reply:
