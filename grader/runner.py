@@ -11,18 +11,21 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-
-import pytest
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from grader import services as service_registry
 from grader.catalog import Exercise
 from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
-from grader.plugin import Check, GradingSession, Trial
 from grader.results import Result, Run, Status, TestResult
 from grader.sandbox import NAMESPACES, Sandbox, SubmissionError, detect, snapshot
 from grader.services import Service, ServiceOptions
 from grader.targets import Target, display_path
+
+if TYPE_CHECKING:
+    from grader.plugin import Check, Trial
+
+# pytest and the grader's plugin (0.2 s of imports) are imported when a grade needs them, after the
+# learner's sandbox has started: the worker boots (boto3 and its models: 0.5 s) while they load.
 
 
 def version() -> str:
@@ -289,6 +292,10 @@ def grade(
                                    quick_waiters=any(getattr(s, "ready_at_once", False) for s in services.values()),
                                    hidden=tuple(hidden_paths(exercise)), level=level)
             sandbox.load(workspace, exercise.module, display_dir=label)  # imports while pytest collects
+        import pytest
+
+        from grader.plugin import GradingSession
+
         session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []
@@ -362,6 +369,10 @@ def matching(run: Run, keyword: str) -> Run:
 def collect(exercise: Exercise) -> list[Check]:
     """The exercise's checks as its hidden tests declare them (names, points, hint tiers), without
     running any: no service starts and no learner code runs."""
+    import pytest
+
+    from grader.plugin import GradingSession
+
     session = GradingSession(exercise, exercise.stub_dir, {}, None)
     with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
         pytest.main([*pytest_args(exercise), "--collect-only"], plugins=[session])
