@@ -363,6 +363,33 @@ def test_queue_attributes_are_worked_out_as_moto_does_with_the_names_remembered(
                for name in queue.BASE_ATTRIBUTES + queue.FIFO_ATTRIBUTES)
 
 
+def test_a_service_model_is_found_as_botocores_full_listing_finds_it() -> None:
+    """quicker_service_lookup looks in one service's folder instead of listing all of them: the same
+    answer for every service folder botocore has and every model type, for names that are not services,
+    and an unknown service still gets botocore's error naming every known one."""
+    import os
+
+    import boto3
+    import botocore.exceptions
+    from botocore.loaders import create_loader
+
+    from grader.sandbox.worker import _has_model, quicker_service_lookup
+
+    quicker_service_lookup()
+    loader = create_loader()
+    boto3_loader = boto3.session.Session()._loader  # botocore's data and boto3's (resources-1)
+    names = sorted({name for folder in boto3_loader.search_paths if os.path.isdir(folder) for name in os.listdir(folder)})
+    names += ["nope", "..", ".", "", "dynamodb/2012-08-10", "DynamoDB"]
+    for type_name in ("service-2", "paginators-1", "waiters-2", "resources-1", "endpoint-rule-set-1"):
+        listed = set(boto3_loader.list_available_services(type_name))
+        assert listed and listed <= set(names)
+        assert {name for name in names if _has_model(boto3_loader, name, type_name)} == listed, type_name
+    assert loader.load_service_model("dynamodb", "service-2")["metadata"]["endpointPrefix"] == "dynamodb"
+    with pytest.raises(botocore.exceptions.UnknownServiceError, match="Valid service names are: .*dynamodb"):
+        boto3.session.Session(region_name="us-east-1").client("dynamodbx")
+    assert len(boto3.session.Session().get_available_services()) == len(loader.list_available_services("service-2"))
+
+
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     _make_table(aws, "remote")

@@ -382,12 +382,70 @@ def _warm(services: list[str]) -> None:
         import boto3
     except ImportError:
         return
+    quicker_service_lookup()
     for name in services:
         try:
             boto3.client(name)
             boto3.resource(name)
         except Exception:  # a service with no resource API, or no region: warming is best effort
             pass
+
+
+def quicker_service_lookup() -> None:
+    """botocore's Loader.load_service_model lists every service that has a model of the type asked for
+    (a scan of 445 folders: 30 ms, once per type a process loads: a client and a resource load three)
+    only to check that the one asked for is among them. Looking in that service's folder alone gives the
+    same answer; a service not found there still gets the whole list, for the error that names every
+    known one. Also used by the grader's own process (grader/services/aws.py)."""
+    try:
+        from botocore import loaders
+    except ImportError:
+        return
+    loader_class = loaders.Loader
+    if getattr(loader_class.load_service_model, "quick", False):
+        return
+    import threading
+
+    listing, load = loader_class.list_available_services, loader_class.load_service_model
+    asked = threading.local()  # (loader, type, service) while load_service_model checks that one
+
+    def known(loader: Any, service_name: str, type_name: str) -> bool:
+        answers = loader.__dict__.setdefault("_known_services", {})
+        if (service_name, type_name) not in answers:
+            answers[(service_name, type_name)] = _has_model(loader, service_name, type_name)
+        return answers[(service_name, type_name)]
+
+    def list_available_services(self: Any, type_name: str) -> Any:
+        only = getattr(asked, "only", None)
+        if only is not None and only[0] is self and only[1] == type_name:
+            return [only[2]]
+        return listing(self, type_name)
+
+    def load_service_model(self: Any, service_name: str, type_name: str, api_version: Any = None) -> Any:
+        if getattr(asked, "only", None) is not None or not known(self, service_name, type_name):
+            return load(self, service_name, type_name, api_version)
+        asked.only = (self, type_name, service_name)
+        try:
+            return load(self, service_name, type_name, api_version)
+        finally:
+            asked.only = None
+
+    load_service_model.quick = True  # type: ignore[attr-defined]
+    loader_class.list_available_services = list_available_services
+    loader_class.load_service_model = load_service_model
+
+
+def _has_model(loader: Any, service_name: str, type_name: str) -> bool:
+    """Whether a folder of `service_name` in the loader's search path has a model of `type_name`, as
+    Loader.list_available_services would find it."""
+    if not service_name or os.sep in service_name or service_name in (".", ".."):
+        return False
+    for location in loader._potential_locations():
+        folder = os.path.join(location, service_name)
+        if os.path.isdir(folder) and any(loader.file_loader.exists(os.path.join(folder, version, type_name))
+                                         for version in os.listdir(folder)):
+            return True
+    return False
 
 
 QUICK_WAIT = 0.05  # seconds a boto3 waiter sleeps between polls on an endpoint whose resources are ready
