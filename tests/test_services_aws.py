@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -441,3 +442,56 @@ def test_remembered_regions_are_botocores_own() -> None:
         got.clear()
         assert boto3.session.Session().get_available_regions(service, partition) == expected
     assert getattr(boto3.session.Session.get_available_regions, "remembered", False)
+
+
+def _lab_state(aws: AwsService, vpc_id: str) -> tuple[Any, ...]:
+    """Everything a lab network is made of, as the grader's clients read it back."""
+    from grader.checks import network
+
+    balancers = aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    databases = aws.client("rds").describe_db_instances()["DBInstances"]
+    instances = [i for r in aws.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]]
+    return (network.snapshot(aws.client("ec2"), vpc_id),
+            sorted((i["InstanceId"], i["SubnetId"], i["PrivateIpAddress"], tuple(g["GroupId"] for g in i["SecurityGroups"]))
+                   for i in instances),
+            sorted((b["LoadBalancerName"], b["VpcId"], tuple(sorted(z["SubnetId"] for z in b["AvailabilityZones"])))
+                   for b in balancers),
+            sorted((d["DBInstanceIdentifier"], d["DBSubnetGroup"]["VpcId"],
+                    tuple(sorted(g["VpcSecurityGroupId"] for g in d["VpcSecurityGroups"]))) for d in databases))
+
+
+def test_a_kept_state_is_restored_as_it_was_built(aws: AwsService) -> None:
+    """aws.kept: the lab network of vpc_networking (EC2, ELBv2 and RDS) is built once; after a reset the
+    same state comes back, the same ids, and moto's id generator goes on as after the build. Built again
+    when anything reached the endpoint since the reset, and always on an external endpoint."""
+    from fixtures import network_scenarios as scenarios
+
+    aws.warm(["ec2", "elbv2", "rds"])
+    seed = scenarios.GRADING_SEEDS[0]
+    builds: list[int] = []
+
+    def build() -> Any:
+        builds.append(seed)
+        return scenarios.build(aws.client, seed)
+
+    aws.reset()
+    built = aws.kept(("lab", seed), build)
+    state, ends = _lab_state(aws, built.vpc_id), built.endpoints(aws.client)
+    after_build = aws.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    aws.reset()
+    restored = aws.kept(("lab", seed), build)
+    assert builds == [seed] and restored == built and restored is not built
+    assert _lab_state(aws, restored.vpc_id) == state
+    assert restored.endpoints(aws.client) == ends
+    assert aws.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"] == after_build
+    aws.client("ec2").delete_vpc(VpcId=after_build)  # changes to a restored state stay out of the kept one
+    aws.reset()
+    assert aws.kept(("lab", seed), build) == built and _lab_state(aws, built.vpc_id) == state
+    aws.reset()
+    aws.client("ec2").describe_vpcs()  # something since the reset: built, not restored
+    aws.kept(("lab", seed), build)
+    assert builds == [seed, seed]
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    aws.reset()
+    external.kept(("lab", seed), lambda: builds.append(0))
+    assert builds == [seed, seed, 0]

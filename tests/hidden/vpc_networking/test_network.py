@@ -136,7 +136,8 @@ def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest
     outcomes = _outcomes(request)
     if seed not in outcomes:
         try:
-            scenario = scenarios.build(aws.client, seed)
+            # built once a process, then restored after each reset (a watch's regrades, a batch worker)
+            scenario = aws.kept(("lab network", seed), lambda: scenarios.build(aws.client, seed))
         except Exception as exc:
             if aws.backend == "moto":
                 raise
