@@ -178,14 +178,15 @@ def pytest_args(exercise: Exercise) -> list[str]:
 
     The hidden tests see the grader plugin and the conftest.py of their own folder, nothing else:
     `-c` ignores any configuration file and `--confcutdir` stops pytest from loading a conftest.py
-    of a folder above them (the course's own tests/conftest.py could replace the grader's fixtures)."""
+    of a folder above them (the course's own tests/conftest.py could replace the grader's fixtures).
+    The grader's plugin module is handed to pytest.main as an object, with the session, not named with
+    `-p`: pytest 9 looks a `-p` name up among every installed package's entry points first (11 ms a grade)."""
     return [
         str(exercise.tests_dir),
         "-c", os.devnull,  # ignore any project configuration: the hidden tests stand alone
         "--rootdir", str(exercise.tests_dir.parent),
         "--confcutdir", str(exercise.tests_dir),
         "--import-mode=importlib",
-        "-p", "grader.plugin",
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:pytester",
@@ -294,6 +295,7 @@ def grade(
             sandbox.load(workspace, exercise.module, display_dir=label)  # imports while pytest collects
         import pytest
 
+        from grader import plugin
         from grader.plugin import GradingSession
 
         session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
@@ -301,7 +303,7 @@ def grade(
         args += ["-k", keyword] if keyword else []
         try:
             with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
-                code = pytest.main(args, plugins=[session])
+                code = pytest.main(args, plugins=[plugin, session])
         finally:
             if sandbox is not None:
                 sandbox.close()  # every learner process has ended when this returns
@@ -371,11 +373,12 @@ def collect(exercise: Exercise) -> list[Check]:
     running any: no service starts and no learner code runs."""
     import pytest
 
+    from grader import plugin
     from grader.plugin import GradingSession
 
     session = GradingSession(exercise, exercise.stub_dir, {}, None)
     with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
-        pytest.main([*pytest_args(exercise), "--collect-only"], plugins=[session])
+        pytest.main([*pytest_args(exercise), "--collect-only"], plugins=[plugin, session])
     if session.problems:
         raise GraderError("the hidden tests could not be loaded: " + "; ".join(session.problems))
     return list(session.checks.values())
