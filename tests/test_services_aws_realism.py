@@ -401,7 +401,7 @@ def test_answers_no_sdk_can_read_are_recorded_as_failures_of_the_mock(aws: AwsSe
 
 # -- through a whole grade ---------------------------------------------------------------------------
 
-AWS_HIDDEN = '''
+EXPLAINED = '''
 import pytest
 from grader.checks import aws as checks
 
@@ -409,7 +409,9 @@ from grader.checks import aws as checks
 @pytest.fixture
 def submission(submission, aws):
     return checks.ExplainedSubmission(submission, aws)
+'''
 
+AWS_HIDDEN = EXPLAINED + '''
 
 @pytest.mark.points(2)
 def test_tasks(submission, aws):
@@ -455,8 +457,9 @@ def poll(url):
 '''
 
 
-def _aws_course(make_course: Callable[..., Path]) -> Path:
-    root = make_course(stub=AWS_STUB, hidden=AWS_HIDDEN, solution=AWS_STUB, timeout=1.5, points=4)
+def _aws_course(make_course: Callable[..., Path], stub: str = AWS_STUB, hidden: str = AWS_HIDDEN,
+                timeout: float = 1.5, points: int = 4) -> Path:
+    root = make_course(stub=stub, hidden=hidden, solution=stub, timeout=timeout, points=points)
     toml = root / "exercises/demo/exercise.toml"
     toml.write_text(toml.read_text() + 'services = ["aws"]\n', encoding="utf-8")
     return root
@@ -481,15 +484,7 @@ def test_a_crash_of_the_mock_is_a_grader_error_and_causes_are_named(make_course:
     assert "loop that never ends" not in poll.output.replace("not a loop that never ends", "")
 
 
-LOOPS_HIDDEN = '''
-import pytest
-from grader.checks import aws as checks
-
-
-@pytest.fixture
-def submission(submission, aws):
-    return checks.ExplainedSubmission(submission, aws)
-
+LOOPS_HIDDEN = EXPLAINED + '''
 
 @pytest.mark.points(1)
 def test_wait(submission, aws):
@@ -546,9 +541,7 @@ def test_endless_waits_and_page_loops_end_with_what_went_wrong(make_course: Call
     """On the embedded endpoint a waiter for a table never made gives up with its WaiterError, and a
     pagination loop that asks for the same page again and again is refused, each well within the call's
     time limit (5 s here; botocore's waiter sleeps 20 s between polls) and with what to change."""
-    root = make_course(stub=LOOPS_STUB, hidden=LOOPS_HIDDEN, solution=LOOPS_STUB, timeout=5, points=3)
-    toml = root / "exercises/demo/exercise.toml"
-    toml.write_text(toml.read_text() + 'services = ["aws"]\n', encoding="utf-8")
+    root = _aws_course(make_course, LOOPS_STUB, LOOPS_HIDDEN, timeout=5, points=3)
     forgetful = root / "forgetful"
     forgetful.mkdir()
     (forgetful / "demo.py").write_text(LOOPS_STUB.replace('kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]',
