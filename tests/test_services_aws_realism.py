@@ -295,8 +295,6 @@ def test_a_reset_switches_everything_off(aws: AwsService, learner: Learner) -> N
     assert len(learner("dynamodb").scan(TableName="T")["Items"]) == 3
 
 
-# -- failures of the mock ----------------------------------------------------------------------------
-
 # -- a paginated read asked again and again: a loop that never ends ----------------------------------
 
 def query_forgetting_the_next_page(dynamodb: Any, name: str) -> list[Any]:
@@ -306,7 +304,7 @@ def query_forgetting_the_next_page(dynamodb: Any, name: str) -> list[Any]:
         page = dynamodb.query(TableName=name, KeyConditionExpression="k = :k",
                               ExpressionAttributeValues={":k": {"S": "a"}})
         items.extend(page["Items"])
-        if "LastEvaluatedKey" in page:  # the test turned around: ends only on a page that says there is more
+        if "LastEvaluatedKey" in page:  # the test turned around: it stops only at a page with more to come
             return items
 
 
@@ -360,6 +358,8 @@ def test_repeats_count_only_in_a_row_of_the_learners_own_requests(aws: AwsServic
     assert "NextContinuationToken as ContinuationToken" in stopped.value.response["Error"]["Message"]
     assert aws.take_failures() == []
 
+
+# -- failures of the mock ----------------------------------------------------------------------------
 
 def test_a_missing_network_acl_entry_gets_ec2s_documented_error(aws: AwsService, learner: Learner) -> None:
     ec2 = learner("ec2")
