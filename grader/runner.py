@@ -296,9 +296,8 @@ def grade(
         import pytest
 
         from grader import plugin
-        from grader.plugin import GradingSession
 
-        session = GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
+        session = plugin.GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []
         try:
@@ -374,9 +373,8 @@ def collect(exercise: Exercise) -> list[Check]:
     import pytest
 
     from grader import plugin
-    from grader.plugin import GradingSession
 
-    session = GradingSession(exercise, exercise.stub_dir, {}, None)
+    session = plugin.GradingSession(exercise, exercise.stub_dir, {}, None)
     with _course_on_path(exercise), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
         pytest.main([*pytest_args(exercise), "--collect-only"], plugins=[plugin, session])
     if session.problems:
