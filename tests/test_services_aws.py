@@ -391,6 +391,88 @@ def test_a_service_model_is_found_as_botocores_full_listing_finds_it() -> None:
     assert len(boto3.session.Session().get_available_services()) == len(loader.list_available_services("service-2"))
 
 
+_CLIENTS_PROBE = """
+import json, sys
+import boto3
+from botocore.awsrequest import AWSResponse
+if sys.argv[1] == "quick":
+    from grader.sandbox.worker import quicker_clients
+    quicker_clients()
+sent, heard = [], []
+
+def answer(request, **kwargs):  # every request is answered here, as the endpoint would: nothing leaves
+    body = request.body.read() if hasattr(request.body, "read") else request.body  # a stream: what it holds
+    body = body.decode() if isinstance(body, bytes) else str(body or "")
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+               if k.lower() in ("content-type", "x-amz-target", "host")}
+    sent.append([request.method, request.url, body, sorted(headers.items())])
+    target = request.headers.get("X-Amz-Target", b"")
+    reply = b'{"Item": {"k": {"S": "v"}, "n": {"N": "1.50"}}}' if b"GetItem" in target else b"{}" if target else b""
+    response = AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"} if target else {}, None)
+    response._content = reply
+    return response
+
+def made(kind, name, **options):
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    made = getattr(session, kind)(name, **options)
+    client = made.meta.client if kind == "resource" else made
+    client.meta.events.register("before-send", answer)
+    return made
+
+def note(event_name, **kwargs):
+    heard.append(event_name)
+
+for region in ("us-east-1", "eu-west-1", "us-east-1"):
+    dynamodb = made("client", "dynamodb", region_name=region)
+    dynamodb.meta.events.register("before-call.dynamodb.GetItem", note)
+    got = dynamodb.get_item(TableName="t", Key={"k": {"S": "v"}})
+    heard.append(sorted(got["Item"]))
+    dynamodb.put_item(TableName="t", Item={"k": {"S": region}})
+for url in ("http://127.0.0.1:1", None):
+    table = made("resource", "dynamodb", endpoint_url=url).Table("t")
+    heard.append(str(table.get_item(Key={"k": "v"})["Item"]))
+    s3 = made("client", "s3", endpoint_url=url)
+    s3.put_object(Bucket="b", Key="a/b c.json", Body=b"{}")
+    s3.list_objects_v2(Bucket="b", Prefix="a/", Delimiter="/")
+    made("client", "sqs", endpoint_url=url).send_message(QueueUrl="http://q/1/q", MessageBody="m")
+    sagemaker = made("client", "sagemaker-runtime")  # its events are named by an alias (runtime.sagemaker)
+    sagemaker.meta.events.register("before-call.runtime.sagemaker.InvokeEndpoint", note)
+    sagemaker.invoke_endpoint(EndpointName="e", Body=b"x")
+print(json.dumps({"sent": sent, "heard": heard}))
+"""
+
+
+def test_clients_that_share_their_loaded_models_send_what_they_sent_before() -> None:
+    """quicker_clients lets clients built from the same loaded JSON share their service model, endpoint
+    rules and event names: clients of several services, regions and endpoints, made one after another,
+    send the same requests (URL, body, headers), parse the same replies and call the same handlers,
+    alias-named ones included, as without it."""
+    runs = {mode: json.loads(subprocess.run([sys.executable, "-c", _CLIENTS_PROBE, mode], capture_output=True,
+                                            text=True, check=True, timeout=120).stdout) for mode in ("plain", "quick")}
+    assert runs["quick"] == runs["plain"]
+    assert len(runs["plain"]["sent"]) == 16
+    assert runs["plain"]["heard"].count("before-call.dynamodb.GetItem") == 3
+    assert runs["plain"]["heard"].count("before-call.sagemaker-runtime.InvokeEndpoint") == 2
+    assert {url.split("/")[2] for _, url, _, _ in runs["plain"]["sent"]} >= {
+        "dynamodb.us-east-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com", "127.0.0.1:1"}
+
+
+def test_quicker_clients_share_a_model_only_between_clients_of_the_same_json() -> None:
+    import boto3
+
+    from grader.sandbox.worker import quicker_clients
+
+    quicker_clients()
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    one, two = session.client("dynamodb"), session.client("dynamodb", region_name="eu-west-1")
+    assert one.meta.service_model is two.meta.service_model
+    assert one._ruleset_resolver._provider is two._ruleset_resolver._provider
+    assert one.meta.events is not two.meta.events and one.meta.region_name != two.meta.region_name
+    assert session.client("sqs").meta.service_model is not one.meta.service_model
+    other = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    assert other.client("dynamodb").meta.service_model is not one.meta.service_model  # its own loader: its own JSON
+
+
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     _make_table(aws, "remote")

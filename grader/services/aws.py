@@ -155,9 +155,10 @@ def _data_loader() -> Any:
     """The one loader of botocore's data files in this process: each file is read and parsed once."""
     from botocore.loaders import create_loader
 
-    from grader.sandbox.worker import quicker_service_lookup
+    from grader.sandbox.worker import quicker_clients, quicker_service_lookup
 
     quicker_service_lookup()
+    quicker_clients()
     return create_loader()
 
 
