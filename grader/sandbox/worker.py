@@ -326,7 +326,9 @@ def main() -> None:
     send(ctrl, status)
     if not status["ready"]:
         return
-    gc.freeze()  # what the template made stays put: a child's collections walk only what it made (no copy-on-write of every page)
+    # what the template made stays put: a child's collections walk only what the child made, instead of
+    # writing to (and so copying) every page it shares with the template
+    gc.freeze()
     exits: dict[int, int] = {}
     while True:
         try:
@@ -475,8 +477,9 @@ def quicker_clients() -> None:
         return made
 
     def endpoint_provider(ruleset_data: Any, partition_data: Any, **more: Any) -> Any:
-        key = (id(ruleset_data), id(partition_data),
-               tuple(sorted((name, frozenset(value) if isinstance(value, set) else value) for name, value in more.items())))
+        options = tuple(sorted((name, frozenset(value) if isinstance(value, set) else value)
+                               for name, value in more.items()))
+        key = (id(ruleset_data), id(partition_data), options)
         try:
             known = providers.get(key)
         except TypeError:  # an argument that cannot be a key: a provider of its own
@@ -489,7 +492,8 @@ def quicker_clients() -> None:
 
     def __copy__(self: Any) -> Any:
         made = copy_aliaser(self)
-        if isinstance(getattr(self, "_alias_name_cache", None), dict) and made._event_aliases == self._event_aliases:
+        same = made._event_aliases == self._event_aliases
+        if same and isinstance(getattr(self, "_alias_name_cache", None), dict):
             made._alias_name_cache = self._alias_name_cache  # the same aliases give the same names
         return made
 
