@@ -4,7 +4,9 @@ Run: .venv/bin/python benchmarks/exercises.py [--repeat N] [SLUG ...]
 
 The floors are whole processes measured in this run: `python -c "import pytest"` for exercises in
 plain Python, `"import boto3, moto, pytest"` for AWS ones, `"import sqlglot, pytest, sqlite3"` for SQL
-ones. A grade is a whole process too (after one warm-up run). A watch regrade is what `grade watch`
+ones. A grade is a whole process too. Each exercise's floor and grade run by turns (after a warm-up of
+each): a machine whose speed drifts during the run (seen here: the same floor 0.47 s and 0.84 s in two
+runs minutes apart) moves both alike, so the ratio stays the grader's own. A watch regrade is what `grade watch`
 does after a save (grader.watch.Watch.regrade: grade, record the progress, print the short report)
 in one process whose services are already up, after one warm-up regrade, a second after the one before
 (watch starts the next grade's sandbox worker once a report is shown, while the learner edits). Goals: a grade within
@@ -48,16 +50,24 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def measure(command: list[str], repeat: int) -> tuple[float, float, int]:
-    """Median wall and CPU seconds of `command` run in the course root (after a warm-up), and its exit code."""
-    subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
-    walls, cpus, code = [], [], 0
+def _run(command: list[str]) -> tuple[float, float, int]:
+    cpu, started = _children_cpu(), time.perf_counter()
+    code = subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode
+    return time.perf_counter() - started, _children_cpu() - cpu, code
+
+
+def measure(floor: list[str], grade: list[str], repeat: int) -> tuple[tuple[float, float], tuple[float, float], int]:
+    """Median wall and CPU seconds of the floor and of the grade, run in the course root by turns (after
+    a warm-up of each), so both see the machine in the same state; and the grade's exit code."""
+    _run(floor)
+    _run(grade)
+    floors, grades, code = [], [], 0
     for _ in range(repeat):
-        cpu, started = _children_cpu(), time.perf_counter()
-        code = subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode
-        walls.append(time.perf_counter() - started)
-        cpus.append(_children_cpu() - cpu)
-    return statistics.median(walls), statistics.median(cpus), code
+        floors.append(_run(floor))
+        wall, cpu, code = _run(grade)
+        grades.append((wall, cpu))
+    median = lambda runs, i: statistics.median(run[i] for run in runs)  # noqa: E731
+    return (median(floors, 0), median(floors, 1)), (median(grades, 0), median(grades, 1)), code
 
 
 def regrades(exercise, repeat: int) -> tuple[float, float]:
@@ -94,18 +104,19 @@ def main() -> None:
     from grader.sandbox.jail import detect
 
     exercises = catalog.select(ROOT, args.slugs)
-    floors = {name: measure([sys.executable, "-c", FLOORS[name]], args.repeat)
-              for name in sorted({kind(e) for e in exercises})}
     print(f"{'exercise':<16} {'floor':<6} {'floor s':>7} {'grade s':>7} {'ratio':>6} {'floor cpu':>9} "
           f"{'grade cpu':>9} {'ratio':>6}  {'regrade s':>9} {'regrade cpu':>11}")
     for exercise in exercises:
-        floor_wall, floor_cpu, _ = floors[kind(exercise)]
-        wall, cpu, code = measure([GRADE, "run", exercise.slug, "--path", "solutions"], args.repeat)
+        (floor_wall, floor_cpu), (wall, cpu), code = measure(
+            [sys.executable, "-c", FLOORS[kind(exercise)]], [GRADE, "run", exercise.slug, "--path", "solutions"],
+            args.repeat)
         regrade_wall, regrade_cpu = regrades(exercise, args.repeat)
         failed = "" if code == 0 else f"  (exit {code})"
         print(f"{exercise.slug:<16} {kind(exercise):<6} {floor_wall:7.2f} {wall:7.2f} {wall / floor_wall:5.2f}x "
               f"{floor_cpu:9.2f} {cpu:9.2f} {cpu / floor_cpu:5.2f}x  {regrade_wall:9.3f} {regrade_cpu:11.3f}{failed}")
-    print(f"floors: {'; '.join(f'{k}: python -c {FLOORS[k]!r}' for k in floors)}. Goals: grade <= {GRADE_GOAL}x "
+    kinds = sorted({kind(e) for e in exercises})
+    print(f"floors, each run by turns with its exercise's grades: "
+          f"{'; '.join(f'{k}: python -c {FLOORS[k]!r}' for k in kinds)}. Goals: grade <= {GRADE_GOAL}x "
           f"its floor; regrade <= {REGRADE_GOAL['python']} s (python, sql), {REGRADE_GOAL['aws']} s (aws). "
           f"Sandbox: {detect().name}. Load average while measuring: {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs.")
