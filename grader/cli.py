@@ -254,8 +254,10 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     from grader.sandbox.jail import detect_soon
 
     detect_soon()  # probes the sandbox while the imports below run
+    from grader.runner import ServicePool, check_keyword, grade_targets, hold_collections, matching
+
+    hold_collections()
     from grader.report import text
-    from grader.runner import ServicePool, check_keyword, grade_targets, matching
     from grader.targets import resolve
 
     root = catalog.find_root(course=course)
@@ -427,8 +429,10 @@ def watch_command(slug: str | None, path: Path | None, course: Path | None, mysq
     Example: grade watch
     """
     from grader.report import text
+    from grader.runner import hold_collections
     from grader.watch import watch
 
+    hold_collections()
     root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     if slug:

@@ -39,3 +39,34 @@ def test_a_warm_worker_grades_each_submission_on_its_own_state() -> None:
         scores = [grade(exercise, root / folder / "vpc_networking", pool, keep_tests=True).score
                   for folder in ("solutions", "exercises", "solutions")]
     assert scores == [exercise.points, 0, exercise.points]
+
+
+def test_collections_held_at_a_commands_start_resume_when_the_first_grades_checks_begin() -> None:
+    """`grade run` and `grade watch` hold garbage collection while a grade loads its modules; the first
+    grade freezes what was loaded and collects again before its checks run, whatever they make."""
+    import gc
+    from pathlib import Path
+
+    from grader import catalog, runner
+
+    root = Path(__file__).resolve().parent.parent
+    exercise = next(e for e in catalog.load_all(root) if e.slug == "log_parsing")
+    seen: list[bool] = []
+    frozen = gc.get_freeze_count()
+    runner.hold_collections()
+    try:
+        assert not gc.isenabled()
+        with ServicePool() as pool:
+            gc.callbacks.append(lambda phase, info: seen.append(gc.isenabled()))
+            first = runner.grade(exercise, root / "solutions" / "log_parsing", pool)
+            gc.callbacks.pop()
+            assert gc.isenabled() and gc.get_freeze_count() > frozen
+            assert first.score == first.max_score
+            runner.hold_collections()  # a second command in the same process holds them again
+            assert not gc.isenabled()
+            runner.grade(exercise, root / "exercises" / "log_parsing", pool)
+            assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert seen, "no collection ran during the first grade's checks"
