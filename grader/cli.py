@@ -254,9 +254,10 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     from grader.sandbox.jail import detect_soon
 
     detect_soon()  # probes the sandbox while the imports below run
-    from grader.runner import ServicePool, check_keyword, grade_targets, hold_collections, matching
+    from grader.runner import ServicePool, check_keyword, grade_targets, hold_collections, matching, release_collections
 
     hold_collections()
+    click.get_current_context().call_on_close(release_collections)  # a run that ends before any grade
     from grader.report import text
     from grader.targets import resolve
 
@@ -429,10 +430,11 @@ def watch_command(slug: str | None, path: Path | None, course: Path | None, mysq
     Example: grade watch
     """
     from grader.report import text
-    from grader.runner import hold_collections
+    from grader.runner import hold_collections, release_collections
     from grader.watch import watch
 
     hold_collections()
+    click.get_current_context().call_on_close(release_collections)  # a watch that ends before any grade
     root = catalog.find_root(course=course)
     workspace = _workspace(root, path)
     if slug:

@@ -131,24 +131,29 @@ class ServicePool:
 # A command's first grade loads hundreds of modules (pytest, boto3, moto, sqlglot): objects that live as
 # long as the process. CPython walks all of them in a full collection each time they grow by a quarter
 # (twice in a cold dynamodb_crud grade: 0.14 s of its CPU). A command holds collections from its start
-# until its first grade's checks begin; what was loaded by then is frozen (never walked again) and
-# collections resume, for the garbage the checks make.
+# until its first grade's checks begin; what was loaded by then is frozen (never walked again, once a
+# process: a later freeze would keep whatever garbage it met for good) and collections resume, for the
+# garbage the checks make.
 _collections_held = False
+_loaded_frozen = False
 
 
 def hold_collections() -> None:
-    """Stop garbage collection until the first grade's checks begin (a command's start)."""
+    """Stop garbage collection until the first grade's checks begin, or `release_collections()`."""
     global _collections_held
     if gc.isenabled():
         gc.disable()
         _collections_held = True
 
 
-def _resume_collections() -> None:
-    global _collections_held
+def release_collections() -> None:
+    """Collect garbage again (after freezing what was loaded, the first time); nothing if not held."""
+    global _collections_held, _loaded_frozen
     if _collections_held:
         _collections_held = False
-        gc.freeze()
+        if not _loaded_frozen:
+            _loaded_frozen = True
+            gc.freeze()
         gc.enable()
 
 @contextlib.contextmanager
@@ -324,7 +329,7 @@ def grade(
         session = plugin.GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []
-        _resume_collections()
+        release_collections()
         try:
             with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
                 code = pytest.main(args, plugins=[plugin, session])

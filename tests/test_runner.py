@@ -41,13 +41,16 @@ def test_a_warm_worker_grades_each_submission_on_its_own_state() -> None:
     assert scores == [exercise.points, 0, exercise.points]
 
 
-def test_collections_held_at_a_commands_start_resume_when_the_first_grades_checks_begin() -> None:
+def test_collections_held_at_a_commands_start_resume_when_the_first_grades_checks_begin(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """`grade run` and `grade watch` hold garbage collection while a grade loads its modules; the first
     grade freezes what was loaded and collects again before its checks run, whatever they make."""
     import gc
     from pathlib import Path
 
     from grader import catalog, runner
+
+    monkeypatch.setattr(runner, "_loaded_frozen", False)  # as in a new process
 
     root = Path(__file__).resolve().parent.parent
     exercise = next(e for e in catalog.load_all(root) if e.slug == "log_parsing")
@@ -62,11 +65,25 @@ def test_collections_held_at_a_commands_start_resume_when_the_first_grades_check
             gc.callbacks.pop()
             assert gc.isenabled() and gc.get_freeze_count() > frozen
             assert first.score == first.max_score
+            frozen = gc.get_freeze_count()
             runner.hold_collections()  # a second command in the same process holds them again
             assert not gc.isenabled()
             runner.grade(exercise, root / "exercises" / "log_parsing", pool)
-            assert gc.isenabled()
+            assert gc.isenabled() and gc.get_freeze_count() == frozen  # frozen once: no garbage kept for good
     finally:
         gc.unfreeze()
         gc.enable()
     assert seen, "no collection ran during the first grade's checks"
+
+
+def test_a_run_that_ends_before_any_grade_collects_again(course_root) -> None:
+    import gc
+
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli, ["run", "no_such_exercise"])
+    assert result.exit_code == 2 and "no_such_exercise" in result.output
+    assert gc.isenabled()
