@@ -364,6 +364,40 @@ def test_queue_attributes_are_worked_out_as_moto_does_with_the_names_remembered(
                for name in queue.BASE_ATTRIBUTES + queue.FIFO_ATTRIBUTES)
 
 
+def test_queue_attributes_worked_out_once_a_request_answer_as_moto_does(aws: AwsService) -> None:
+    """_quicker_sqs works a queue's attributes out once per SendMessage and GetQueueAttributes (moto did
+    it four times a message sent, twice an attribute asked for): what they answer is unchanged, the
+    rules that read them still hold, and outside such a request they are worked out afresh."""
+    import botocore.exceptions
+
+    aws.warm(["sqs"])
+    sqs = aws.client("sqs")
+    from moto.sqs import models
+
+    assert getattr(models.Queue.attributes.fget, "once", False)
+    fifo = sqs.create_queue(QueueName="once.fifo",
+                            Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})["QueueUrl"]
+    plain = sqs.create_queue(QueueName="once", Attributes={"DelaySeconds": "0"})["QueueUrl"]
+    with pytest.raises(botocore.exceptions.ClientError, match="MessageDeduplicationId"):
+        sqs.send_message(QueueUrl=fifo, MessageBody="a", MessageGroupId="g")  # no content-based deduplication
+    sqs.send_message(QueueUrl=fifo, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="1")
+    sqs.send_message(QueueUrl=fifo, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="1")  # a duplicate
+    sqs.send_message_batch(QueueUrl=plain, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(5)])
+    sqs.send_message(QueueUrl=plain, MessageBody="later", DelaySeconds=30)
+    sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=2)  # two in flight
+    backend = models.sqs_backends[ACCOUNT_ID][REGION]
+    for url, name in ((fifo, "once.fifo"), (plain, "once")):
+        got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        queue = backend.get_queue(name)
+        assert queue.attributes is not queue.attributes  # outside a request: worked out afresh
+        assert got == {k: str(v) for k, v in queue.attributes.items() if v is not None and k in got}
+    got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert (got["ApproximateNumberOfMessages"], got["ApproximateNumberOfMessagesNotVisible"],
+            got["ApproximateNumberOfMessagesDelayed"]) == ("3", "2", "1")
+    got = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["ApproximateNumberOfMessages", "FifoQueue"])
+    assert got["Attributes"] == {"ApproximateNumberOfMessages": "1", "FifoQueue": "true"}
+
+
 def test_a_service_model_is_found_as_botocores_full_listing_finds_it() -> None:
     """quicker_service_lookup looks in one service's folder instead of listing all of them: the same
     answer for every service folder botocore has and every model type, for names that are not services,
