@@ -156,6 +156,7 @@ def release_collections() -> None:
             gc.freeze()
         gc.enable()
 
+
 @contextlib.contextmanager
 def _course_on_path(exercise: Exercise, keep_tests: bool = False) -> Iterator[None]:
     """Let hidden tests import `fixtures.*` from the course root; forget their modules afterwards
