@@ -191,22 +191,30 @@ def test_two_queue_consumers_share_the_messages(submission, aws):
 @pytest.mark.points(3)
 @pytest.mark.hint("Send with MessageGroupId and MessageDeduplicationId; a repeated deduplication id is dropped by SQS.")
 def test_fifo_keeps_group_order_and_drops_duplicates(submission, aws):
-    """send_fifo: order within each message group, and a repeated send delivered once"""
+    """send_fifo: order within each message group, a repeated send delivered once, and a new message with
+    the same body as an earlier one delivered too"""
     url = make_fifo(aws)
     messages = aws_data.grouped_messages(SEED, groups=3, count=24)
     repeated = messages[5]
-    submission.send_fifo(url, [*messages[:8], repeated, *messages[8:]])
+    again = {**messages[2], "dedup_id": messages[2]["dedup_id"] + "-again"}  # the same body, a new message
+    delivered = [*messages[:8], again, *messages[8:]]
+    submission.send_fifo(url, [*messages[:8], repeated, again, *messages[8:]])
     received = checks.drain(aws.client("sqs"), url)
-    bodies = [m["Body"] for m in received]
-    twice = sorted(b for b, n in Counter(bodies).items() if n > 1)
+    bodies = Counter(m["Body"] for m in received)
+    twice = sorted(b for b, n in bodies.items() if n > 1 and b != again["body"])
     assert not twice, (
         f"{twice} arrived twice: sending again with the same MessageDeduplicationId must not add a second copy"
+    )
+    assert bodies[again["body"]] == 2, (
+        f"{again['body']!r} was sent twice with two different MessageDeduplicationIds and arrived "
+        f"{bodies[again['body']]} time(s): a new deduplication id is a new message, even with the same body. "
+        "Deduplicate by the id the message brings (MessageDeduplicationId=message['dedup_id']), not its body."
     )
     groups: dict[str, list[str]] = defaultdict(list)
     for m in received:
         groups[m["Attributes"].get("MessageGroupId", "?")].append(m["Body"])
     want: dict[str, list[str]] = defaultdict(list)
-    for m in messages:
+    for m in delivered:
         want[m["group"]].append(m["body"])
     assert set(groups) == set(want), (
         f"messages arrived in groups {sorted(groups)}; expected {sorted(want)} (pass MessageGroupId=message['group'])"
