@@ -28,7 +28,7 @@ import traceback
 # are left out. Annotations are never evaluated here (the __future__ import above).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 MAX_MESSAGE = 64 * 1024 * 1024  # the largest message either side accepts
 MAX_REPLY = 16 * 1024 * 1024  # the largest value learner code may return, as JSON
@@ -464,31 +464,28 @@ def quicker_clients() -> None:
         return
     load_model, provider_class, copy_aliaser = (creator._load_service_model, regions.EndpointProvider,
                                                hooks.EventAliaser.__copy__)
-    models: dict[Any, Any] = {}  # (id of the JSON, service): (the JSON, its ServiceModel)
-    providers: dict[Any, Any] = {}  # (ids of the JSON, other arguments): (the JSON, its EndpointProvider)
+    built: dict[Any, Any] = {}  # (ids of the loaded JSON, other arguments): (that JSON, what was built of it)
+
+    def shared(sources: tuple[Any, ...], more: Any, build: Callable[[], Any]) -> Any:
+        key = (tuple(map(id, sources)), more)
+        try:
+            known = built.get(key)
+        except TypeError:  # an argument that cannot be a key: built for this client alone
+            return build()
+        if known is not None and all(a is b for a, b in zip(known[0], sources)):
+            return known[1]
+        built[key] = (sources, build())
+        return built[key][1]
 
     def _load_service_model(self: Any, service_name: str, api_version: Any = None) -> Any:
         data = self._loader.load_service_model(service_name, "service-2", api_version=api_version)
-        known = models.get((id(data), service_name))
-        if known is not None and known[0] is data:
-            return known[1]
-        made = load_model(self, service_name, api_version)
-        models[(id(data), service_name)] = (data, made)
-        return made
+        return shared((data,), service_name, lambda: load_model(self, service_name, api_version))
 
     def endpoint_provider(ruleset_data: Any, partition_data: Any, **more: Any) -> Any:
         options = tuple(sorted((name, frozenset(value) if isinstance(value, set) else value)
                                for name, value in more.items()))
-        key = (id(ruleset_data), id(partition_data), options)
-        try:
-            known = providers.get(key)
-        except TypeError:  # an argument that cannot be a key: a provider of its own
-            return provider_class(ruleset_data=ruleset_data, partition_data=partition_data, **more)
-        if known is not None and known[0] is ruleset_data and known[1] is partition_data:
-            return known[2]
-        made = provider_class(ruleset_data=ruleset_data, partition_data=partition_data, **more)
-        providers[key] = (ruleset_data, partition_data, made)
-        return made
+        return shared((ruleset_data, partition_data), options,
+                      lambda: provider_class(ruleset_data=ruleset_data, partition_data=partition_data, **more))
 
     def __copy__(self: Any) -> Any:
         made = copy_aliaser(self)
