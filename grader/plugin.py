@@ -230,8 +230,14 @@ def _service(request: pytest.FixtureRequest, name: str) -> Service:
 
 @pytest.fixture
 def sql(request: pytest.FixtureRequest) -> Service:
-    """The run's SQL backend."""
-    return _observed(request, "sql", _service(request, "sql"))
+    """The run's SQL backend, remembering the learner queries it ran in this grade (RememberedQueries)."""
+    grading = _session(request)
+    remembered = grading.remembered.get("sql")
+    if remembered is None:
+        from grader.services.sql import RememberedQueries  # loaded with the service itself
+
+        remembered = grading.remembered["sql"] = RememberedQueries(_service(request, "sql"))  # type: ignore[arg-type]
+    return _observed(request, "sql", remembered)
 
 
 @pytest.fixture
@@ -342,6 +348,7 @@ class GradingSession:
         self.problems: list[str] = []  # hidden tests that could not be collected, markers that are wrong
         self.collected_points = 0.0  # the points of every check collected: what this course can grade
         self._published: tuple[dict[str, Any] | None] | None = None
+        self.remembered: dict[str, Any] = {}  # a service as this grade's checks share it, by name
 
     def published_expected(self) -> dict[str, Any] | None:
         """The exercise's published expected values (a bundle), or None (computed from solutions/)."""

@@ -190,3 +190,114 @@ def test_mysql_errors_do_not_name_the_graders_own_databases(sql: SqlService) -> 
     with pytest.raises(QueryFailed) as caught:
         sql.query(PUBLIC, "SELECT f.titel FROM film f", filename="q.sql")
     assert "grader_" not in str(caught.value) and "titel" in str(caught.value)
+
+
+def test_sqlite_indexes_every_foreign_key_and_the_reference_queries_build_no_index_of_their_own() -> None:
+    """InnoDB gives each foreign key an index by itself; SQLite gives none, and a join on one built a
+    throwaway index over the child table every time the query ran."""
+    import sqlite3
+
+    from fixtures.rentio.schema import TABLES, fk_indexes
+    from grader.services.sql.sqlite import _load_bytes, _select_for_sqlite, sqlite_bytes
+
+    conn = sqlite3.connect(":memory:")
+    _load_bytes(conn, sqlite_bytes(PUBLIC))
+    made = {(t, tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})")))
+            for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for _, name, *_ in conn.execute(f"PRAGMA index_list({t})") if name.startswith("idx_fk_")}
+    assert made == {(table, columns) for _, table, columns in fk_indexes(TABLES)}
+    for table in TABLES:
+        for fk in table.foreign_keys:  # each one leads an index: the primary key, a UNIQUE or its own
+            assert any(key[: len(fk.columns)] == fk.columns
+                       for key in (table.primary_key, *table.unique, *(c for t, c in made if t == table.name))), fk
+    for path in sorted((ROOT / "solutions/sql_joins").glob("*.sql")):
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _select_for_sqlite(path.read_text(), path.name))]
+        assert not [step for step in plan if "AUTOMATIC" in step], (path.name, plan)
+
+
+@needs_mysql
+def test_the_foreign_key_indexes_are_those_innodb_makes() -> None:
+    import pymysql
+
+    from fixtures.rentio.schema import TABLES, fk_indexes
+    from grader.services.sql import MysqlUrl
+
+    url = MysqlUrl.parse(MYSQL_URL)
+    conn = pymysql.connect(host=url.host, port=url.port, user=url.user, password=url.password or "", autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS grader_test_fk_indexes")
+            cursor.execute("CREATE DATABASE grader_test_fk_indexes")
+            cursor.execute("USE grader_test_fk_indexes")
+            cursor.execute("SET SESSION foreign_key_checks = 0")
+            for statement in PUBLIC.ddl("mysql"):
+                cursor.execute(statement)
+            cursor.execute("SELECT table_name, index_name, column_name FROM information_schema.statistics "
+                           "WHERE table_schema = 'grader_test_fk_indexes' AND non_unique = 1 "
+                           "ORDER BY table_name, index_name, seq_in_index")
+            columns: dict[tuple[str, str], tuple[str, ...]] = {}
+            for table, index, column in cursor.fetchall():
+                columns[(table, index)] = (*columns.get((table, index), ()), column)
+            cursor.execute("DROP DATABASE grader_test_fk_indexes")
+    finally:
+        conn.close()
+    assert set((t, c) for (t, _), c in columns.items()) == {(t, c) for _, t, c in fk_indexes(TABLES)}
+
+
+def test_a_grade_runs_a_learner_query_once_on_each_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sql_joins checks every question on the public database twice (its visible check, then its hidden
+    one): the second check reads what the first run gave, errors included; a service failure is never kept."""
+    from grader.errors import ServiceError
+    from grader.services.sql import RememberedQueries, SqlError
+
+    service = make_service(ServiceOptions())
+    runs: list[tuple[str, str]] = []
+    real = service._impl.query
+
+    def counted(instance, text, **kwargs):
+        runs.append((instance.name, text))
+        return real(instance, text, **kwargs)
+
+    monkeypatch.setattr(service._impl, "query", counted)
+    remembered = RememberedQueries(service)
+    text = "SELECT title FROM film ORDER BY film_id LIMIT 3"
+    first = remembered.query(PUBLIC, text)
+    assert remembered.query(PUBLIC, text) == first and runs == [("public", text)]
+    remembered.query(INSTANCES[1], text)
+    assert len(runs) == 2
+    for _ in range(2):
+        with pytest.raises(QueryFailed):
+            remembered.query(PUBLIC, "SELECT nope FROM film")
+    assert len(runs) == 3
+    assert remembered.backend == service.backend  # the rest is the service's own
+
+    def gone(instance, text, **kwargs):
+        runs.append((instance.name, text))
+        raise ServiceError("the database went away")
+
+    monkeypatch.setattr(service._impl, "query", gone)
+    for _ in range(2):
+        with pytest.raises(ServiceError):
+            remembered.query(PUBLIC, "SELECT 1")
+    assert len(runs) == 5
+    assert issubclass(QueryFailed, SqlError)
+
+
+def test_a_sql_joins_grade_runs_each_query_once_per_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader import catalog
+    from grader.runner import ServicePool, grade
+    from grader.services.sql.sqlite import SqliteBackend
+
+    runs: list[tuple[str, str]] = []
+    real = SqliteBackend.query
+
+    def counted(self, instance, text, **kwargs):
+        runs.append((instance.name, kwargs["filename"]))
+        return real(self, instance, text, **kwargs)
+
+    monkeypatch.setattr(SqliteBackend, "query", counted)
+    exercise = next(e for e in catalog.load_all(ROOT) if e.slug == "sql_joins")
+    with ServicePool() as pool:
+        result = grade(exercise, ROOT / "solutions" / "sql_joins", pool)
+    assert result.score == result.max_score
+    assert len(runs) == len(set(runs)) == 6 * len(INSTANCES), sorted(runs)

@@ -48,8 +48,8 @@ __all__ = [
     "CHECKING", "DEFAULT_TIMEOUT", "FORBIDDEN_FUNCTIONS", "FORBIDDEN_WORDS", "LEARNER_SQL_MODE", "MARIADB_SQL_MODE",
     "MAX_NESTING", "MAX_RESULT_BYTES", "MAX_ROWS", "MAX_SQL_BYTES", "MAX_STATEMENTS", "MYSQL_HINT", "SQLITE_HEAP_LIMIT",
     "SQLITE_LIMITS", "TEMPLATE_MARKER", "EmptyQuery", "MySQLOnSQLite", "MysqlBackend", "MysqlSession", "MysqlUrl",
-    "NotAllowed", "OverLimit", "QueryFailed", "QueryResult", "QueryTimeout", "SqlError", "SqlInstance", "SqlService",
-    "SqliteBackend", "SqliteSession", "Statement", "TemplateDamaged", "UnsupportedFunction", "cache_dir",
+    "NotAllowed", "OverLimit", "QueryFailed", "QueryResult", "QueryTimeout", "RememberedQueries", "SqlError", "SqlInstance",
+    "SqlService", "SqliteBackend", "SqliteSession", "Statement", "TemplateDamaged", "UnsupportedFunction", "cache_dir",
     "copy_groups", "drop_templates", "load_sqlite", "make_service", "mysql_load", "parse_learner_sql", "parse_select",
     "portable", "protect_sqlite", "read_learner_sql", "split_statements", "sqlite_bytes", "sqlite_file",
     "template_name", "to_sqlite",
@@ -105,6 +105,36 @@ class SqlService:
     def session(self, instance: SqlInstance, *, timeout: float = DEFAULT_TIMEOUT, protected: Sequence[str] = ()) -> contextlib.AbstractContextManager[Any]:
         """A private writable copy of `instance` (foreign keys enforced) for SQL that creates and fills tables."""
         return self._impl.session(instance, timeout=timeout, protected=protected)
+
+
+class RememberedQueries:
+    """The sql service as one grade sees it: a learner query run again on the same instance answers
+    from its first run, its SqlError included. sql_joins runs every question on the public database
+    twice (its visible check, then its hidden check, which starts there); a learner query only reads
+    (SQLite's authorizer and the MySQL user's privileges refuse writes), so the second run could only
+    repeat the first, at the same cost: a third of a grade's queries. A ServiceError (the backend went
+    away) is never remembered. Everything else is the service's own."""
+
+    def __init__(self, service: SqlService) -> None:
+        self._service = service
+        self._runs: dict[tuple[str, str, float, str], QueryResult | SqlError] = {}
+
+    def query(self, instance: SqlInstance, text: str, *, timeout: float = DEFAULT_TIMEOUT,
+              filename: str = "query.sql") -> QueryResult:
+        key = (instance.key, text, timeout, filename)
+        run = self._runs.get(key)
+        if run is None:
+            try:
+                run = self._service.query(instance, text, timeout=timeout, filename=filename)
+            except SqlError as exc:
+                run = exc
+            self._runs[key] = run
+        if isinstance(run, SqlError):
+            raise run.with_traceback(None)
+        return run
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
 
 
 def make_service(options: ServiceOptions) -> SqlService:
