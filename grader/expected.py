@@ -167,6 +167,8 @@ def _kept(key: list[str], compute: Callable[[], Any]) -> Any:
     from grader.services.cache import cache_dir, read_verified, write_verified
 
     name = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:40]
+    if name in _KEPT:  # a process that grades again (watch, a batch worker) reads each file once
+        return _KEPT[name]
     try:
         path = cache_dir() / f"expected-{name}.json"
     except GraderError:
@@ -174,8 +176,13 @@ def _kept(key: list[str], compute: Callable[[], Any]) -> Any:
     data = read_verified(path)
     if data is not None:
         with contextlib.suppress(ValueError):
-            return json.loads(data)
-    value = compute()
+            value = _KEPT[name] = json.loads(data)
+            return value
+    value = _KEPT[name] = compute()
     with contextlib.suppress(OSError):
         write_verified(path, json.dumps(value).encode("utf-8"))
     return value
+
+
+# what _kept read or computed in this process, by the digest of its key (Expected.value hands out copies)
+_KEPT: dict[str, Any] = {}

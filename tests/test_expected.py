@@ -66,9 +66,11 @@ def test_neither_solution_nor_published_value(make_course, tmp_path: Path) -> No
 
 
 def test_a_kept_value_is_computed_once_per_machine_and_never_read_back_damaged(tmp_path, monkeypatch) -> None:
+    from grader import expected
     from grader.expected import _kept
 
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(expected, "_KEPT", {})
     calls: list[int] = []
 
     def compute() -> dict:
@@ -81,4 +83,6 @@ def test_a_kept_value_is_computed_once_per_machine_and_never_read_back_damaged(t
     (kept,) = [p for p in (tmp_path / "cache").glob("expected-*.json")
                if p.read_bytes() == b'{"columns": ["n"], "rows": [[1]]}']
     kept.write_bytes(b'{"columns": ["n"], "rows": [[99]]}')  # damaged: its digest no longer matches
+    assert _kept(["reference", "q1.sql"], compute) == {"columns": ["n"], "rows": [[1]]}  # read once a process
+    monkeypatch.setattr(expected, "_KEPT", {})  # another process reads the file again
     assert _kept(["reference", "q1.sql"], compute) == {"columns": ["n"], "rows": [[3]]}
