@@ -280,6 +280,16 @@ def test_learner_code_imports_the_graders_site_packages(sandbox_for, tmp_path: P
     with sandbox_for(tmp_path, source) as box:
         assert call(box, "f") == ["boto3", 1, True, True]
 
+
+def test_a_worker_start_imports_only_what_it_needs(sandbox_for, tmp_path: Path) -> None:
+    """Every sandbox starts a Python: what worker.py imports is paid for on every grade. The socket and
+    signal modules (enum, selectors), importlib.util (contextlib, functools), typing, decimal and datetime
+    are left to learner code that wants them."""
+    with sandbox_for(tmp_path, "import sys\ndef f():\n    return sorted(sys.modules)\n") as box:
+        loaded = set(call(box, "f"))
+    assert "_grader_worker" in loaded and "json" in loaded
+    assert not loaded & {"socket", "selectors", "signal", "importlib.util", "typing", "decimal", "datetime"}
+
 def test_unbounded_allocation_hits_the_memory_limit(sandbox_for, tmp_path: Path) -> None:
     source = "def hog():\n    chunks = []\n    while True:\n        chunks.append(bytearray(50_000_000))\n"
     with sandbox_for(tmp_path, source, timeout=20, memory_mb=512) as box:

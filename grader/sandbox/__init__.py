@@ -39,8 +39,10 @@ WORKER_FLAGS = ("-I", "-S", "-B")  # isolated, no site import (worker.py adds si
 # worker.py is imported as a module, not run as a script: a script is compiled from source on every
 # start (10 ms of CPU), a module loads from the bytecode beside it when that matches the source
 # (written by pip at install, or by the grader's own import of it); sys.argv is then [-c, CONFIG].
-WORKER_BOOT = ("import sys, importlib.util as u; s = u.spec_from_file_location('_grader_worker', sys.argv.pop(1)); "
-               "m = sys.modules[s.name] = u.module_from_spec(s); s.loader.exec_module(m); m.main()")
+# The import system's own modules serve rather than importlib.util (which imports contextlib and functools).
+WORKER_BOOT = ("import sys, _frozen_importlib as b, _frozen_importlib_external as e; "
+               "s = e.spec_from_file_location('_grader_worker', sys.argv.pop(1)); "
+               "m = sys.modules[s.name] = b.module_from_spec(s); s.loader.exec_module(m); m.main()")
 
 
 def worker_command(path: str, config: dict[str, Any]) -> list[str]:
