@@ -611,3 +611,63 @@ def test_a_kept_state_is_restored_as_it_was_built(aws: AwsService) -> None:
     aws.reset()
     external.kept(("lab", seed), lambda: builds.append(0))
     assert builds == [seed, seed, 0]
+
+
+LASTING_SCRIPT = """
+import json, sys
+from pathlib import Path
+from fixtures import network_scenarios as scenarios
+from grader.services import ServiceOptions
+from grader.services.aws import make_service
+
+source, mode = Path(sys.argv[1]), sys.argv[2]
+aws = make_service(ServiceOptions())
+aws.start()
+built = []
+def build():
+    built.append(1)
+    if mode == "restore-only":
+        raise SystemExit("built again where the kept state should have been restored")
+    return scenarios.build(aws.client, scenarios.GRADING_SEEDS[0])
+aws.reset()
+lab = aws.kept(("lab", "lasting"), build, sources=(source,))
+ec2 = aws.client("ec2")
+state = {"vpc": lab.vpc_id, "ends": sorted(lab.endpoints(aws.client)),
+         "subnets": sorted((s["SubnetId"], s["CidrBlock"]) for s in ec2.describe_subnets()["Subnets"]),
+         "groups": sorted((g["GroupId"], json.dumps(g["IpPermissions"], sort_keys=True))
+                          for g in ec2.describe_security_groups()["SecurityGroups"]),
+         "acls": sorted(json.dumps(a["Entries"], sort_keys=True) for a in ec2.describe_network_acls()["NetworkAcls"]),
+         "databases": sorted(d["DBInstanceIdentifier"] for d in aws.client("rds").describe_db_instances()["DBInstances"]),
+         "next vpc": ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"], "built": len(built)}
+aws.stop()
+print(json.dumps(state))
+"""
+
+
+def test_a_kept_state_with_sources_lasts_between_processes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aws.kept(..., sources=...): the state built by one process is restored by the next (a `grade run`
+    after another), the same ids and the same next id; built again when a source changes or the kept
+    file is damaged."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "scenario_code.py"
+    source.write_text("# the code that decides what is built\n")
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+
+    def run(mode: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", LASTING_SCRIPT, str(source), mode], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run("build")
+    assert first["built"] == 1 and first["ends"]
+    kept = sorted((tmp_path / "cache").glob("moto-state-*.pickle"))
+    assert len(kept) == 1
+    assert run("restore-only") == {**first, "built": 0}
+    kept[0].write_bytes(kept[0].read_bytes()[:-1] + b"\x00")  # damaged: its digest no longer matches
+    assert run("build") == first
+    source.write_text("# changed: what is built may differ\n")
+    assert run("build") == first
+    assert len(list((tmp_path / "cache").glob("moto-state-*.pickle"))) == 2

@@ -30,6 +30,7 @@ import hmac
 import io
 import json
 import os
+import pickle
 import secrets
 import shutil
 import sys
@@ -38,11 +39,14 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from grader.errors import ServiceError, UnsupportedOnBackend
 from grader.services import ServiceOptions
+from grader.services import aws_realism
 from grader.services.aws_realism import DEFAULT_PAGE_SIZE, GRADER_HEADER, Realism
+from grader.services.cache import read_verified, write_verified
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -290,6 +294,72 @@ def _restore_moto(state: Any) -> None:
         if not any(d is backends for d in BackendDict._instances):
             BackendDict._instances.append(backends)
     mock_random.setstate(random_state)
+
+
+def _lasting_path(key: Hashable, sources: Iterable[str | Path]) -> Path | None:
+    """Where the state `key` built by `sources` is kept between processes: under a digest of the key, those
+    files' bytes, this module's and the versions of moto, botocore and Python (whose classes it holds)."""
+    import hashlib
+
+    import botocore
+    import moto
+
+    from grader.services.cache import cache_dir
+
+    digest = hashlib.sha256(repr((key, moto.__version__, botocore.__version__, sys.version)).encode())
+    try:
+        for source in sorted({str(s) for s in sources} | {__file__, aws_realism.__file__}):
+            digest.update(Path(source).read_bytes())
+        return cache_dir() / f"moto-state-{digest.hexdigest()[:40]}.pickle"
+    except (OSError, ServiceError):
+        return None
+
+
+class _StatePickler(pickle.Pickler):
+    """A moto state as bytes: a service's BackendDict (which other services' objects refer to) by its name."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        from moto.core.base_backend import BackendDict
+
+        return ("backends", obj.service_name) if isinstance(obj, BackendDict) else None
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        from moto.backends import get_backend
+
+        return get_backend(pid[1])
+
+
+def _keep_lasting_state(key: Hashable, sources: Iterable[str | Path], state: Any, value: Any) -> None:
+    path = _lasting_path(key, sources)
+    if path is None:
+        return
+    dicts, accounts, random_state = state
+    data = io.BytesIO()
+    try:
+        _StatePickler(data, protocol=pickle.HIGHEST_PROTOCOL).dump(
+            ([d.service_name for d in dicts], accounts, random_state, value))
+        write_verified(path, data.getvalue())
+    except Exception:  # a state this moto cannot write out, or no room: it is only built again
+        return
+
+
+def _lasting_state(key: Hashable, sources: Iterable[str | Path]) -> tuple[Any, Any] | None:
+    """The state and value kept by an earlier process, or None. The cache is the grader's private folder,
+    each file checked against its digest: learner code never sees it in the namespace sandbox, and
+    uid 65534 cannot enter it (see DESIGN.md, "The database cache")."""
+    path = _lasting_path(key, sources)
+    data = read_verified(path) if path is not None else None
+    if data is None:
+        return None
+    try:
+        from moto.backends import get_backend
+
+        names, accounts, random_state, value = _StateUnpickler(io.BytesIO(data)).load()
+        return ([get_backend(name) for name in names], accounts, random_state), value
+    except Exception:  # written by another layout of moto's classes: built again, and written anew
+        return None
 
 
 class AwsService:
@@ -667,7 +737,7 @@ class AwsService:
         """A boto3 resource bound to this endpoint."""
         return self.session().resource(service_name, endpoint_url=self.endpoint_url, **kwargs)
 
-    def kept(self, key: Hashable, build: Callable[[], T]) -> T:
+    def kept(self, key: Hashable, build: Callable[[], T], *, sources: Iterable[str | Path] = ()) -> T:
         """`build()`, which sets up a fixed state (a lab network, say) right after a reset, made once: on the
         embedded endpoint the state it made (every service's, and moto's id generator) and what it
         returned are kept under `key`, and a later call right after a reset restores them (a copy) instead
@@ -675,10 +745,17 @@ class AwsService:
         the same either way, ids included. `build` runs every time elsewhere, when anything reached the
         endpoint since the last reset, or when moto's state cannot be copied. Kept for the life of this
         service (a `grade watch` or a batch worker): `key` names what `build` makes, so a change to
-        what it builds needs a new key."""
+        what it builds needs a new key.
+
+        `sources`, the files whose code decides what `build` makes, keep the state between processes too:
+        in the grader's cache (`_lasting_state`), so a `grade run` restores what an earlier one built."""
         if self.backend != "moto" or self._filter is None or self._filter.used:
             return build()
         self._wait_ready()
+        if key not in self._kept and sources:
+            lasting = _lasting_state(key, sources)
+            if lasting is not None:
+                self._kept[key] = lasting
         if key in self._kept:
             self._kept.move_to_end(key)
             state, value = self._kept[key]
@@ -691,6 +768,8 @@ class AwsService:
             self._kept[key] = (state, copy.deepcopy(value))
             while len(self._kept) > KEPT_STATES:
                 self._kept.popitem(last=False)
+            if sources:
+                _keep_lasting_state(key, sources, state, value)
         return value
 
     def put_objects(self, bucket: str, objects: Mapping[str, bytes]) -> None:

@@ -136,8 +136,10 @@ def outcome(seed: int, aws: Any, submission: Any, request: pytest.FixtureRequest
     outcomes = _outcomes(request)
     if seed not in outcomes:
         try:
-            # built once a process, then restored after each reset (a watch's regrades, a batch worker)
-            scenario = aws.kept(("lab network", seed), lambda: scenarios.build(aws.client, seed))
+            # built once a machine (kept in the grader's cache while scenarios' code is the same), then
+            # restored after each reset (a grade run, a watch's regrades, a batch worker)
+            scenario = aws.kept(("lab network", seed), lambda: scenarios.build(aws.client, seed),
+                                sources=(scenarios.__file__,))
         except Exception as exc:
             if aws.backend == "moto":
                 raise
