@@ -281,6 +281,18 @@ def test_learner_code_imports_the_graders_site_packages(sandbox_for, tmp_path: P
         assert call(box, "f") == ["boto3", 1, True, True]
 
 
+def test_what_the_worker_warms_is_frozen_and_learner_code_imports_with_collections_on(
+        sandbox_for, tmp_path: Path) -> None:
+    """boto3 and its models, loaded before learner code, are out of every later collection's sight
+    (frozen); learner code itself is imported, and runs, with garbage collection on."""
+    source = ("import gc\nAT_IMPORT = [gc.isenabled(), gc.get_freeze_count()]\n"
+              "def f():\n    return [*AT_IMPORT, gc.isenabled()]\n")
+    with sandbox_for(tmp_path, source, env={"AWS_DEFAULT_REGION": "us-east-1"}, warm=("dynamodb",)) as box:
+        enabled, frozen, enabled_in_call = call(box, "f")
+    assert enabled and enabled_in_call
+    assert frozen > 50_000  # boto3 and the dynamodb models: tens of thousands of objects
+
+
 def test_a_worker_start_imports_only_what_it_needs(sandbox_for, tmp_path: Path) -> None:
     """Every sandbox starts a Python: what worker.py imports is paid for on every grade. The socket and
     signal modules (enum, selectors), importlib.util (contextlib, functools), typing, decimal and datetime
