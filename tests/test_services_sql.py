@@ -244,11 +244,11 @@ def test_the_foreign_key_indexes_are_those_innodb_makes() -> None:
     assert set((t, c) for (t, _), c in columns.items()) == {(t, c) for _, t, c in fk_indexes(TABLES)}
 
 
-def test_a_grade_runs_a_learner_query_once_on_each_database(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remembered_queries_run_a_learner_query_once_on_each_database(monkeypatch: pytest.MonkeyPatch) -> None:
     """sql_joins checks every question on the public database twice (its visible check, then its hidden
     one): the second check reads what the first run gave, errors included; a service failure is never kept."""
     from grader.errors import ServiceError
-    from grader.services.sql import RememberedQueries, SqlError
+    from grader.services.sql import RememberedQueries
 
     service = make_service(ServiceOptions())
     runs: list[tuple[str, str]] = []
@@ -280,7 +280,6 @@ def test_a_grade_runs_a_learner_query_once_on_each_database(monkeypatch: pytest.
         with pytest.raises(ServiceError):
             remembered.query(PUBLIC, "SELECT 1")
     assert len(runs) == 5
-    assert issubclass(QueryFailed, SqlError)
 
 
 def test_a_sql_joins_grade_runs_each_query_once_per_database(monkeypatch: pytest.MonkeyPatch) -> None:
