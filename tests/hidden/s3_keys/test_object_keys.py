@@ -21,9 +21,13 @@ def expected_key(prefix: str, date: str, part: int) -> str:
     return prefix + "-" + date + "/part-" + str(part).zfill(4) + ".json"
 
 
+SUMMARY = "output-summary.json"  # a key, not a folder, that the greatest key under "output-" is
+
+
 def seed_bucket(aws, days: int = 120) -> list[str]:
     """A bucket of daily export partitions (more than 1,000 objects) plus unrelated objects that sort
-    before and after them, and one at the top level."""
+    before and after them, one at the top level, and the exports' summary: a file beside their folders,
+    under their prefix, that sorts after all of them."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     objects = seed_objects(days)
     aws.put_objects(BUCKET, objects)
@@ -44,6 +48,7 @@ def seed_objects(days: int) -> Mapping[str, bytes]:
     for n in range(1, 4):
         objects[f"tmp/upload-{n}.part"] = b"partial"
     objects["manifest.json"] = json.dumps({"days": days}).encode()
+    objects[SUMMARY] = json.dumps({"partitions": days}).encode()
     return types.MappingProxyType(objects)
 
 
@@ -176,6 +181,12 @@ def test_latest_partition_across_every_page(submission, aws):
     dates = [p["date"] for p in aws_data.export_partitions(SEED, 120)]
     want = f"output-{max(dates)}/"
     got = submission.latest_partition(BUCKET, "output-")
+    if got == SUMMARY.split("/")[0] + "/" or got == SUMMARY:
+        pytest.fail(
+            f"latest_partition returned {got!r}, made from the greatest key under 'output-', which is the file "
+            f"{SUMMARY!r}, not a folder; the newest export is {want!r}. Take the greatest folder: list with "
+            "Delimiter='/' and compare the CommonPrefixes."
+        )
     if got != want:
         first_page = [k for k in keys if k.startswith("output-")][:1000]
         if got == first_page[-1].split("/")[0] + "/":
