@@ -275,6 +275,37 @@ def test_a_lagging_reader_meets_an_empty_page_first(aws: AwsService, learner: Le
     assert read_shard_until_caught_up(kinesis, "careful", shards["careful"]) == [b"0", b"1", b"2", b"3", b"4"]
 
 
+def test_another_client_writes_once_right_after_the_learners_first_read(aws: AwsService, learner: Learner) -> None:
+    """race_after_read: the act runs once, after the learner's first answered read of the operations named;
+    never after the grader's own requests, a learner's write or a read that failed; a reset disarms it."""
+    grader = aws.client("dynamodb")
+    _table(grader, "T")
+    grader.put_item(TableName="T", Item={"k": {"S": "a"}, "n": {"N": "1"}})
+    dynamodb = learner("dynamodb")
+    acts: list[int] = []
+
+    def act() -> None:
+        acts.append(1)
+        grader.put_item(TableName="T", Item={"k": {"S": "a"}, "n": {"N": "7"}})
+
+    aws.race_after_read(["dynamodb.GetItem", "dynamodb.Query"], act)
+    grader.get_item(TableName="T", Key={"k": {"S": "a"}})  # the grader's read: no race
+    dynamodb.put_item(TableName="T", Item={"k": {"S": "b"}, "n": {"N": "2"}})  # a write: no race
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.get_item(TableName="Missing", Key={"k": {"S": "a"}})  # refused: no race
+    assert not aws.raced() and acts == []
+    read = dynamodb.get_item(TableName="T", Key={"k": {"S": "a"}})["Item"]["n"]["N"]
+    assert read == "1" and acts == [1] and aws.raced()  # the learner read the value from before the write
+    assert dynamodb.get_item(TableName="T", Key={"k": {"S": "a"}})["Item"]["n"]["N"] == "7"
+    assert acts == [1]  # once
+    aws.race_after_read(["dynamodb.GetItem"], act)
+    aws.reset()
+    assert not aws.raced()
+    _table(grader, "T")
+    dynamodb.get_item(TableName="T", Key={"k": {"S": "a"}})
+    assert acts == [1]
+
+
 # -- every switch is the embedded server's alone -----------------------------------------------------
 
 @pytest.mark.parametrize("switch", ["simulate_creating", "simulate_unprocessed_items", "simulate_small_pages",
@@ -283,6 +314,12 @@ def test_switches_need_the_embedded_server(aws: AwsService, switch: str) -> None
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     with pytest.raises(UnsupportedOnBackend, match="needs the embedded moto server, not the external endpoint"):
         getattr(external, switch)()
+
+
+def test_racing_the_learners_reads_needs_the_embedded_server(aws: AwsService) -> None:
+    external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
+    with pytest.raises(UnsupportedOnBackend, match="needs the embedded moto server, not the external endpoint"):
+        external.race_after_read(["dynamodb.GetItem"], lambda: None)
 
 
 def test_a_reset_switches_everything_off(aws: AwsService, learner: Learner) -> None:

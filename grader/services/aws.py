@@ -901,6 +901,17 @@ class AwsService:
         too, which moto lets through) refuses a reserved word used as an attribute name, as DynamoDB does."""
         self._embedded("refusing reserved words").switches.reserved_words = True
 
+    def race_after_read(self, operations: Iterable[str], act: Callable[[], None]) -> None:
+        """Until reset(), once: right after the learner's code is answered a request of one of `operations`
+        (`"dynamodb.GetItem"`, or an X-Amz-Target), run `act()`: another client's write landing between
+        the learner's read and its write, as happens on a busy table. `raced()` tells whether it ran."""
+        switches = self._embedded("racing the learner's reads").switches
+        switches.after_read, switches.raced = (frozenset(operations), act), False
+
+    def raced(self) -> bool:
+        """Whether the act of race_after_read has run since the last reset."""
+        return self._embedded("racing the learner's reads").switches.raced
+
     def simulate_kinesis_lag(self, lag_ms: int = 5000) -> None:
         """Until reset(), the learner's first GetRecords on each shard returns no records and
         MillisBehindLatest=lag_ms."""

@@ -112,6 +112,9 @@ class Switches:
     kinesis_lag_ms: int = 0
     batch_writes_seen: int = 0
     lagged_shards: set[tuple[str, str]] = field(default_factory=set)
+    # (operations, act): act() runs once, right after the learner's first answered request of one of them
+    after_read: tuple[frozenset[str], Callable[[], None]] | None = None
+    raced: bool = False  # after_read's act has run
 
 
 class Realism:
@@ -184,9 +187,19 @@ class Realism:
             reply = ("500 Internal Server Error", [("Content-Type", "text/plain")],
                      f"{type(exc).__name__}: {exc}".encode())
         self._check(request, environ.get("REQUEST_METHOD", ""), reply)
+        if request.learner and self.switches.after_read is not None and reply[0].startswith("200"):
+            self._after_read(request)
         status, headers, body = reply
         start_response(status, headers)
         return [body]
+
+    def _after_read(self, request: Request) -> None:
+        with self._lock:
+            armed = self.switches.after_read
+            if armed is None or not {f"{request.service}.{request.operation}", request.target} & armed[0]:
+                return
+            self.switches.after_read, self.switches.raced = None, True
+        armed[1]()  # another client's write, between the learner's read and whatever it does next
 
     # -- reading requests -------------------------------------------------------------------------
 

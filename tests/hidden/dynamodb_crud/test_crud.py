@@ -299,6 +299,28 @@ def test_update_if_respects_the_condition(submission, aws):
         f"Quantity is {quantity()} after update_if(..., 'Quantity', 99, {item['Quantity']}); expected 99"
     )
     assert result is True, f"update_if must return True after updating (True or False, not a response); it returned {checks.short(result, 80)}"
+    if aws.backend == "moto":
+        # another client sets Quantity right after any read of the learner's: a read, a comparison in Python
+        # and a plain write would overwrite it; one conditional update never reads, a read and then a
+        # conditional update sees its condition fail
+        racing = 7
+        aws.race_after_read(["dynamodb.GetItem", "dynamodb.Query", "dynamodb.Scan", "dynamodb.BatchGetItem"],
+                            lambda: load(aws, "Orders", [{**item, "Quantity": racing}]))
+        result = submission.update_if("Orders", key, "Quantity", 100, 99)
+        shown = repr(result) if isinstance(result, bool) else checks.short(result, 80)
+        if aws.raced():
+            assert (result, quantity()) == (False, racing), (
+                f"update_if read the item, then wrote Quantity {quantity()} and returned {shown}; "
+                f"but another client set Quantity to {racing} between that read and the write, and your write "
+                "replaced it. Checking in Python and then writing is not atomic: make the check part of the "
+                "write, update_item(..., ConditionExpression='#a = :expected'), which fails with "
+                "ConditionalCheckFailedException when the value changed"
+            )
+        else:
+            assert (result, quantity()) == (True, 100), (
+                f"update_if(..., 'Quantity', 100, 99) returned {shown} and left Quantity "
+                f"{quantity()}; expected True and 100"
+            )
     # Name is a reserved word of DynamoDB's expressions: the README asks for ExpressionAttributeNames
     make_table(aws, "Person", PERSON_KEY)
     person = aws_data.people(SEED, 1)[0]
