@@ -36,7 +36,7 @@ def parse_line(line: str) -> dict | None:
 
 def parse_log(text: str) -> dict:
     records, malformed = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         record = parse_line(line)
