@@ -55,6 +55,7 @@ def test_hidden_instances_hold_the_separating_cases() -> None:
         assert lengths[60] >= 1 and lengths[59] >= 2 and lengths[None] >= 1
         with_films = {fc[1] for fc in rows["film_category"]}
         assert any(c[0] not in with_films for c in rows["category"]), "a category with no films"
+        assert len({c[1] for c in rows["category"]}) < len(rows["category"]), "two categories share a name"
         category_ids = [c[0] for c in sorted(rows["category"], key=lambda c: c[1])]
         assert category_ids != sorted(category_ids), "category ids not in alphabetical order"
         stocked = {i[1] for i in rows["inventory"]}

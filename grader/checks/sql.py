@@ -192,6 +192,6 @@ def check_query(
                 return f"On the public database: {problem}"
             return (
                 "Your query is right on the public database but not on a hidden one, which holds "
-                f"cases the public one may lack (ties, NULLs, boundary values, rows with no match).\n{problem}"
+                f"cases the public one may lack (ties, NULLs, boundary values, rows with no match, a name two rows share).\n{problem}"
             )
     return None

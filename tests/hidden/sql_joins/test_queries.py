@@ -24,7 +24,8 @@ Q5 = QueryCheck("q5_top_customers.sql", ordered=True, precision=2)
 Q6 = QueryCheck("q6_prolific_actors.sql", ordered=True)
 HINT1 = "Films of unknown length (NULL) are not shorter than 60 minutes, and a film of exactly 60 minutes is not either."
 HINT2 = "A film can be in more than one category, and some films have none."
-HINT3 = "A category with no films must still appear, with 0: COUNT(*) counts the empty row a LEFT JOIN adds."
+HINT3 = ("A category with no films must still appear, with 0: COUNT(*) counts the empty row a LEFT JOIN adds.",
+         "Two categories can share a name: group by what identifies a category, its id.")
 HINT4 = "Some films have no copy in inventory at all: an inner join to inventory loses them."
 HINT5 = "Two different customers can share a name, and two customers can have the same total."
 HINT6 = "Two different actors can share a name; group by what identifies an actor."
@@ -78,7 +79,7 @@ def test_q2_short_film_categories_on_hidden_databases(sql, expected, exercise, w
 
 
 @pytest.mark.points(2)
-@pytest.mark.hint(HINT3)
+@pytest.mark.hint(*HINT3)
 def test_q3_films_per_category(sql, expected, exercise, workspace: Path, probe: bool) -> None:
     """q3: number of films in every category"""
     grade(sql, expected, exercise, workspace, Q3, hidden=False, probe=probe)
@@ -86,7 +87,7 @@ def test_q3_films_per_category(sql, expected, exercise, workspace: Path, probe: 
 
 @pytest.mark.points(1)
 @pytest.mark.visibility("hidden")
-@pytest.mark.hint(HINT3)
+@pytest.mark.hint(*HINT3)
 def test_q3_films_per_category_on_hidden_databases(sql, expected, exercise, workspace: Path, probe: bool) -> None:
     """q3 on the hidden databases too"""
     grade(sql, expected, exercise, workspace, Q3, hidden=True, probe=probe)
