@@ -126,6 +126,18 @@ def test_a_lossy_split_is_caught(sql: SqlService) -> None:
     with _run(sql, script, HIDDEN[0]) as db:
         message = check_lossless(db, "orders", COLUMNS, HIDDEN[0].rows())
     assert message is not None and "the split is lossy" in message
+    assert "Every original row is there, and some more than once" in message
+
+
+def test_orders_matched_on_name_and_address_multiply_for_namesakes_at_one_address(sql: SqlService) -> None:
+    """A customer is its name and phone: two of one name live at one address in the hidden data."""
+    script = GOOD.replace("JOIN customers AS c ON c.customer_name = o.customer_name AND c.customer_phone = o.customer_phone",
+                          "JOIN customers AS c ON c.customer_name = o.customer_name "
+                          "AND c.customer_address = o.customer_address")
+    with _run(sql, script, HIDDEN[0]) as db:
+        message = check_lossless(db, "orders", COLUMNS, HIDDEN[0].rows())
+    assert message is not None and "0 original rows are lost" in message
+    assert "found more than one row of a table it refers to" in message
 
 
 def test_a_lossy_split_names_the_columns_that_came_back_wrong(sql: SqlService) -> None:

@@ -170,7 +170,11 @@ def check_lossless(
                f"{sum(want.values())}. {len(lost)} original rows are lost and {len(invented)} rows were invented: "
                "the split is lossy.")
     differ = differing_columns(lost, invented)
-    if differ:
+    if invented and not lost:
+        message += (f" Every original row is there, and some more than once: when {fact} was filled, an original "
+                    "row found more than one row of a table it refers to (match it on all the columns that "
+                    "identify that row), or rows were inserted twice.")
+    elif differ:
         names = ", ".join(columns[i] for i in differ)
         message += (f" The rows that came back wrong differ from original rows only in {names}: check how "
                     f"{fact} finds the row it refers to (what identifies it).")
