@@ -80,6 +80,8 @@ def test_plan_generated_requests(submission):
         public_prefix = rng.randrange(vpc_prefix + 4, 29)
         private_prefix = rng.randrange(vpc_prefix + 3, public_prefix + 1)
         check_plan(submission, str(vpc), zones, len(zones), public_prefix, rng.choice((1, 2)) * len(zones), private_prefix)
+    # more subnets of a tier than zones, and not a multiple of them: each tier counts its own subnets
+    check_plan(submission, "10.8.0.0/20", ["us-east-1a", "us-east-1b"], 3, 24, 3, 23)
 
 
 @pytest.mark.points(2)
