@@ -305,6 +305,13 @@ def test_another_client_writes_once_right_after_the_learners_first_read(aws: Aws
     dynamodb.get_item(TableName="T", Key={"k": {"S": "a"}})
     assert acts == [1]
 
+    def broken() -> None:
+        raise RuntimeError("no room")
+
+    aws.race_after_read(["dynamodb.GetItem"], broken)  # the grader's write failing is the grader's failure
+    assert "Item" not in dynamodb.get_item(TableName="T", Key={"k": {"S": "a"}})
+    assert [f for f in aws.take_failures() if "the write racing it failed (RuntimeError: no room)" in f]
+
 
 # -- every switch is the embedded server's alone -----------------------------------------------------
 

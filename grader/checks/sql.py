@@ -191,7 +191,8 @@ def check_query(
             if instance.public:
                 return f"On the public database: {problem}"
             return (
-                "Your query is right on the public database but not on a hidden one, which holds "
-                f"cases the public one may lack (ties, NULLs, boundary values, rows with no match, a name two rows share).\n{problem}"
+                "Your query is right on the public database but not on a hidden one, which holds cases the "
+                "public one may lack (ties, NULLs, boundary values, rows with no match, a name two rows share)."
+                f"\n{problem}"
             )
     return None

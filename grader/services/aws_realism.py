@@ -199,7 +199,11 @@ class Realism:
             if armed is None or not {f"{request.service}.{request.operation}", request.target} & armed[0]:
                 return
             self.switches.after_read, self.switches.raced = None, True
-        armed[1]()  # another client's write, between the learner's read and whatever it does next
+        try:
+            armed[1]()  # another client's write, between the learner's read and whatever it does next
+        except Exception as exc:  # the grader's own write failed: never the learner's fault
+            with self._lock:
+                self.failures.append(f"{request.name}: the write racing it failed ({type(exc).__name__}: {exc})")
 
     # -- reading requests -------------------------------------------------------------------------
 
