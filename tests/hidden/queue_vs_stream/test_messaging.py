@@ -88,6 +88,11 @@ def test_create_standard_and_fifo_queues(submission, aws):
         )
     attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert attributes.get("FifoQueue") == "true", "the queue 'steps.fifo' is not a FIFO queue: set FifoQueue to 'true'"
+    assert attributes.get("ContentBasedDeduplication", "false") == "false", (
+        "the queue 'steps.fifo' deduplicates by content: set ContentBasedDeduplication to 'false', as the README "
+        "asks. Its senders give every message a MessageDeduplicationId of its own; with content-based "
+        "deduplication, a message sent without one is dropped when an earlier message had the same body"
+    )
     standard_attributes = sqs.get_queue_attributes(QueueUrl=standard, AttributeNames=["All"])["Attributes"]
     assert standard_attributes.get("FifoQueue", "false") == "false", "the queue 'jobs' must be a standard queue"
 
