@@ -108,16 +108,24 @@ def test_parse_line_whitespace(submission):
     assert not problem, f"parse_line({line!r}): {problem}"
 
 
-def split_too_soon(sample, number: int) -> str:
-    """Why a parse that went wrong at line `number` may have: str.splitlines() also ends a line at
-    characters an action may hold (the log's lines are separated by \\n only)."""
-    for n, line in enumerate(sample.lines[:number], start=1):
-        inside = [c for c in line if len(f"a{c}b".splitlines()) > 1]
-        if inside:
-            return (f" Line {n} holds {inside[0]!r} inside its action: str.splitlines() ends a line there too "
-                    "(at \\v, \\f, \\x1c-\\x1e, \\x85, U+2028 and U+2029 as well as \\n), but a log's lines are "
-                    "separated by \\n only: split the text with text.split('\\n').")
-    return ""
+def split_too_soon(sample, malformed: object) -> str:
+    """Why a parse went wrong, when its malformed line numbers are those of a parse that split the text
+    with str.splitlines(), which also ends a line at characters an action may hold; else ""."""
+    seen: list[int] = []
+    number, trap = 0, None
+    for line, truth in zip(sample.lines, sample.truth):
+        pieces = line.splitlines() or [line]
+        if len(pieces) > 1 and trap is None:
+            trap = (number + 1, next(c for c in line if len(f"a{c}b".splitlines()) > 1))
+        for index, piece in enumerate(pieces):
+            number += 1
+            if (truth is None if index == 0 else piece.strip() != ""):
+                seen.append(number)
+    if trap is None or malformed != seen:
+        return ""
+    return (f" Line {trap[0]} holds {trap[1]!r} inside its action: str.splitlines() ends a line there too (at "
+            "\\v, \\f, \\x1c-\\x1e, \\x85, U+2028 and U+2029 as well as \\n), but a log's lines are separated by "
+            "\\n only: split the text with text.split('\\n').")
 
 
 @pytest.mark.points(3)
@@ -144,7 +152,7 @@ def test_parse_log(submission, probe):
             n = missing[0]
             pytest.fail(f"parse_log: line {n} {sample.lines[n - 1]!r} is malformed but is not in "
                         f"'malformed' (line numbers count from 1, blank lines included); "
-                        f"{len(missing)} malformed line(s) missing in all.{split_too_soon(sample, n)}")
+                        f"{len(missing)} malformed line(s) missing in all.{split_too_soon(sample, malformed)}")
         extra = [n for n in malformed if n not in sample.malformed]
         if extra:
             n = extra[0]
@@ -152,8 +160,7 @@ def test_parse_log(submission, probe):
                     else "is blank" if sample.truth[n - 1] == "" else "holds a record")
             line = f" {sample.lines[n - 1]!r}" if "line of" not in kind else ""
             pytest.fail(f"parse_log: 'malformed' lists line {show(n)}{line}, but that line {kind} "
-                        f"(line numbers count from 1, blank lines included)."
-                        f"{split_too_soon(sample, n if isinstance(n, int) else len(sample.lines))}")
+                        f"(line numbers count from 1, blank lines included).{split_too_soon(sample, malformed)}")
         assert malformed == sample.malformed, (
             f"parse_log: 'malformed' holds the right lines but not once each in file order: "
             f"{first_mismatch(malformed, sample.malformed)}")
@@ -161,10 +168,10 @@ def test_parse_log(submission, probe):
         for index, (mine, want) in enumerate(zip(records, sample.records)):
             problem = first_difference(mine, want)
             assert not problem, (f"parse_log: record {index} (line {numbers[index]}, in file order): "
-                                 f"{problem}.{split_too_soon(sample, numbers[index])}")
+                                 f"{problem}.{split_too_soon(sample, malformed)}")
         assert len(records) == len(sample.records), (
             f"parse_log returned {len(records)} records; the log holds {len(sample.records)}."
-            f"{split_too_soon(sample, len(sample.lines))}")
+            f"{split_too_soon(sample, malformed)}")
 
 
 @pytest.mark.points(2)
