@@ -261,14 +261,21 @@ def test_scan_where_on_an_attribute_named_by_a_reserved_word(submission, aws):
     """scan_where works on an attribute whose name is a reserved word (Name)"""
     make_table(aws, "Person", PERSON_KEY)
     people = aws_data.people(SEED + 4, 20)
+    name = people[3]["Name"]
+    # a son of the same name: his Name holds the one asked for, and is not equal to it
+    people.append({**people[5], "PersonID": f"{people[3]['PersonID']}-jr", "Name": f"{name} Jr"})
     load(aws, "Person", people)
     aws.refuse_reserved_words()
-    name = people[3]["Name"]
     want = sorted(p["PersonID"] for p in people if p["Name"] == name)
     got = submission.scan_where("Person", "Name", name)
     problem = checks.items_problem(got, f"scan_where('Person', 'Name', {name!r})")
     assert not problem, problem
     got_ids = sorted(str(g.get("PersonID")) for g in got)
+    near = sorted(str(g.get("Name")) for g in got if g.get("Name") != name)
+    assert not near, (
+        f"scan_where('Person', 'Name', {name!r}) also returned {checks.short(near)}: items whose Name contains "
+        "the value but is not equal to it. Compare with = (Attr(attribute).eq(value)), not contains or begins_with"
+    )
     assert got_ids == want, f"scan_where('Person', 'Name', {name!r}) returned {got_ids}; {want} match"
 
 
