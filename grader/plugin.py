@@ -406,6 +406,15 @@ class GradingSession:
         self._backend_failures()  # what failed before this test belongs to no check
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """The first check's fixtures are set up: the services it uses are loaded (moto loads in a thread
+        of its own while pytest starts and collects). What the process holds now lives as long as it
+        does: runner.release_collections freezes it (once) and collections resume."""
+        from grader.runner import release_collections
+
+        release_collections()
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> None:
         """A unittest.TestCase class is refused: pytest's unittest plugin is left out of grading
         (runner.UNUSED_PLUGINS), and without it pytest would skip the class with a mere warning."""

@@ -131,7 +131,8 @@ class ServicePool:
 # A command's first grade loads hundreds of modules (pytest, boto3, moto, sqlglot): objects that live as
 # long as the process. CPython walks all of them in a full collection each time they grow by a quarter
 # (twice in a cold dynamodb_crud grade: 0.14 s of its CPU). A command holds collections from its start
-# until its first grade's checks begin; what was loaded by then is frozen (never walked again, once a
+# until its first grade's first check begins (its fixtures set up: the services it uses loaded, moto in a
+# thread of its own while pytest starts); what was loaded by then is frozen (never walked again, once a
 # process: a later freeze would keep whatever garbage it met for good) and collections resume, for the
 # garbage the checks make.
 _collections_held = False
@@ -330,11 +331,11 @@ def grade(
         session = plugin.GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
         args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
         args += ["-k", keyword] if keyword else []
-        release_collections()
         try:
             with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
-                code = pytest.main(args, plugins=[plugin, session])
+                code = pytest.main(args, plugins=[plugin, session])  # the first check releases collections
         finally:
+            release_collections()  # a grade that ran no check
             if sandbox is not None:
                 sandbox.close()  # every learner process has ended when this returns
     error, ungraded = "", False

@@ -125,6 +125,33 @@ def test_real_subprocess_exit_codes(course_root: Path) -> None:
     assert done.returncode == 1
 
 
+_EXIT_PROBE = """
+import atexit, os, pathlib, sys
+atexit.register(lambda: pathlib.Path(os.environ["MARKER"]).write_text("torn down"))
+from grader.cli import main
+sys.argv = ["grade", "run", "log_parsing", "--path", sys.argv[1], "--format", "json", "-o", sys.argv[2]]
+main()
+"""
+
+
+@pytest.mark.parametrize(("folder", "code"), [("solutions", 0), ("exercises", 1)])
+def test_a_finished_run_ends_its_process_without_the_interpreters_teardown(
+        course_root: Path, tmp_path: Path, folder: str, code: int) -> None:
+    """After `grade run` has closed its sandboxes and services and written its report, the console script
+    ends the process at once (os._exit): no atexit handler, no teardown of moto's state; the exit code
+    and the output are the run's."""
+    marker, report = tmp_path / "torn-down", tmp_path / "report.json"
+    env = {**os.environ, "MARKER": str(marker)}
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, folder, str(report)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert json.loads(report.read_text())["score"] == (22 if code == 0 else 0)
+    assert not marker.exists()
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, "no-such-folder", str(report)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and marker.read_text() == "torn down"  # a run that fails early ends as usual
+
+
 def test_list_json(course_root: Path) -> None:
     code, out = run("list", "--format", "json")
     assert code == 0

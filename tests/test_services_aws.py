@@ -45,6 +45,25 @@ def test_registry_builds_the_embedded_moto_service(monkeypatch: pytest.MonkeyPat
     assert (service.name, service.backend) == ("aws", "moto")
 
 
+def test_what_moto_loads_is_frozen_out_of_the_collectors_sight() -> None:
+    """moto's modules and a warmed service's backend app, loaded in the server's threads, are frozen
+    (gc.freeze): a collection during a grade never walks them."""
+    import gc
+
+    service = AwsService()
+    service.start()
+    try:
+        service.warm(["dynamodb"])
+        service.reset()  # waits for the load and the warming
+        dispatcher = service._filter.app
+        held = [dispatcher, dispatcher.app_instances["dynamodb"]]
+        tracked = gc.get_objects()
+        assert not any(o is h for o in tracked for h in held)
+    finally:
+        service.stop()
+        gc.unfreeze()
+
+
 def test_stop_leaves_no_thread_and_frees_the_port() -> None:
     service = make_service(ServiceOptions())
     service.start()
