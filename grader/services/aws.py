@@ -61,7 +61,7 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 _START_TIMEOUT = 10.0
-_POLL_INTERVAL = 0.05  # how often serve_forever looks for shutdown(); bounds the time stop() takes
+_POLL_INTERVAL = 0.02  # how often serve_forever looks for shutdown(); bounds the time stop() takes
 _LOAD_TIMEOUT = 120.0  # loading moto takes a second or two; a machine busy enough to take longer is broken
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -546,8 +546,12 @@ class AwsService:
             self._stopping = True
             serving = list(self._serving)
             listeners, self._listeners, self._serving = list(self._listeners), [], []
-        for server in serving:
-            server.shutdown()
+        # each server notices shutdown() within _POLL_INTERVAL: asked all at once, they stop in one interval
+        stopping = [threading.Thread(target=server.shutdown, name="grader-moto-stop") for server in serving]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         for server, thread in listeners:
             server.server_close()
             thread.join(timeout=_START_TIMEOUT)
