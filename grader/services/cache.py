@@ -18,13 +18,18 @@ uid cannot enter a 0700 folder).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import marshal
 import os
+import pickle
 import secrets
 import stat
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 from grader.errors import ServiceError
 
@@ -100,3 +105,36 @@ def private_scratch(suffix: str) -> Path:
     fd, name = tempfile.mkstemp(suffix=suffix, dir=cache_dir())
     os.close(fd)
     return Path(name)
+
+
+_CODECS = {  # how `kept` writes what it keeps, and reads it back
+    "marshal": (marshal.dumps, marshal.loads, f"marshal {marshal.version}"),
+    "pickle": (lambda value: pickle.dumps(value, protocol=5), pickle.loads, "pickle 5"),
+}
+
+
+def kept(kind: str, source: str | os.PathLike[str], build: Callable[[], Any], codec: str = "marshal") -> Any:
+    """What `build` makes of the data file `source` (a parsed JSON catalogue, a service model), kept in
+    this folder under a digest of the file's path, size and time and of the Python and codec that wrote
+    it, and read from there while the file is unchanged. Reading marshal or pickle back is several times
+    quicker than parsing the JSON it was made of. A pickle is loaded by the trusted process, so, as for
+    every file here, only from this private folder and when its digest matches. Nothing is kept of a
+    `build` that returns None, or when there is no cache folder."""
+    dumps, loads, form = _CODECS[codec]
+    try:
+        info = os.stat(source)
+        key = f"{kind}|{os.path.abspath(source)}|{info.st_size}|{info.st_mtime_ns}|{sys.version_info[:2]}|{form}"
+        path: Path | None = cache_dir() / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.{codec}"
+    except (OSError, ServiceError):
+        path = None
+    data = read_verified(path) if path else None
+    if data is not None:
+        try:
+            return loads(data)
+        except Exception:  # another format than this Python reads: built again
+            pass
+    value = build()
+    if path and value is not None:
+        with contextlib.suppress(OSError, ServiceError, ValueError, TypeError, pickle.PicklingError):
+            write_verified(path, dumps(value))
+    return value
