@@ -47,7 +47,7 @@ from grader.errors import ServiceError, UnsupportedOnBackend
 from grader.services import ServiceOptions
 from grader.services import aws_realism
 from grader.services.aws_realism import DEFAULT_PAGE_SIZE, GRADER_HEADER, Realism
-from grader.services.cache import read_verified, write_verified
+from grader.services.cache import cache_dir, read_verified, write_verified
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -343,8 +343,6 @@ def _lasting_path(key: Hashable, sources: Iterable[str | Path]) -> Path | None:
     import botocore
     import moto
 
-    from grader.services.cache import cache_dir
-
     digest = hashlib.sha256(repr((key, moto.__version__, botocore.__version__, sys.version)).encode())
     try:
         for source in sorted({str(s) for s in sources} | {__file__, aws_realism.__file__}):
@@ -370,10 +368,7 @@ class _StateUnpickler(pickle.Unpickler):
         return get_backend(pid[1])
 
 
-def _keep_lasting_state(key: Hashable, sources: Iterable[str | Path], state: Any, value: Any) -> None:
-    path = _lasting_path(key, sources)
-    if path is None:
-        return
+def _keep_lasting_state(path: Path, state: Any, value: Any) -> None:
     dicts, accounts, random_state = state
     data = io.BytesIO()
     try:
@@ -384,12 +379,11 @@ def _keep_lasting_state(key: Hashable, sources: Iterable[str | Path], state: Any
         return
 
 
-def _lasting_state(key: Hashable, sources: Iterable[str | Path]) -> tuple[Any, Any] | None:
-    """The state and value kept by an earlier process, or None. The cache is the grader's private folder,
-    each file checked against its digest: learner code never sees it in the namespace sandbox, and
-    uid 65534 cannot enter it (see DESIGN.md, "The database cache")."""
-    path = _lasting_path(key, sources)
-    data = read_verified(path) if path is not None else None
+def _lasting_state(path: Path) -> tuple[Any, Any] | None:
+    """The state and value an earlier process kept at `path` (`_lasting_path`), or None. The cache is the
+    grader's private folder, each file checked against its digest: learner code never sees it in the
+    namespace sandbox, and uid 65534 cannot enter it (see DESIGN.md, "The database cache")."""
+    data = read_verified(path)
     if data is None:
         return None
     try:
@@ -797,8 +791,9 @@ class AwsService:
         if self.backend != "moto" or self._filter is None or self._filter.used:
             return build()
         self._wait_ready()
-        if key not in self._kept and sources:
-            lasting = _lasting_state(key, sources)
+        lasting_path = _lasting_path(key, sources) if sources and key not in self._kept else None
+        if lasting_path is not None:
+            lasting = _lasting_state(lasting_path)
             if lasting is not None:
                 self._kept[key] = lasting
         if key in self._kept:
@@ -813,8 +808,8 @@ class AwsService:
             self._kept[key] = (state, copy.deepcopy(value))
             while len(self._kept) > KEPT_STATES:
                 self._kept.popitem(last=False)
-            if sources:
-                _keep_lasting_state(key, sources, state, value)
+            if lasting_path is not None:
+                _keep_lasting_state(lasting_path, state, value)
         return value
 
     def put_objects(self, bucket: str, objects: Mapping[str, bytes]) -> None:
