@@ -91,6 +91,30 @@ def _armed() -> dict[str, Any]:
     return mine if isinstance(mine, dict) else {}
 
 
+def _round_folder(armed: dict[str, Any]) -> str | None:
+    """The folder where the processes of this process's round (its barrier's name) meet; None unarmed."""
+    name = armed.get("barrier") or armed.get("barrier_after_read")
+    return os.path.join(tempfile.gettempdir(), f".shopdb-{name}") if name else None
+
+
+def _mark(armed: dict[str, Any], what: str, present: bool = True) -> None:
+    """Tell the other processes of this round what this one is doing: `read` (its first read is done),
+    `end` (a transaction ended, or the connection closed), `blocked` (waiting for another's lock), `stmt`
+    (inside a statement, on MariaDB, whose lock waits happen in the server)."""
+    folder = _round_folder(armed)
+    if folder is None:
+        return
+    path = os.path.join(folder, f"{os.getpid()}.{what}")
+    if present:
+        os.makedirs(folder, exist_ok=True)
+        open(path, "w").close()
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def _rendezvous(name: str, parties: int, timeout: float = 2.0) -> None:
     """Wait until `parties` processes of this submission have arrived at `name` (or `timeout`), then go
     together; once per name and armed settings."""
@@ -101,8 +125,39 @@ def _rendezvous(name: str, parties: int, timeout: float = 2.0) -> None:
     os.makedirs(folder, exist_ok=True)
     open(os.path.join(folder, str(os.getpid())), "w").close()
     deadline = time.monotonic() + timeout
-    while len(os.listdir(folder)) < parties and time.monotonic() < deadline:
+    while len([n for n in os.listdir(folder) if n.isdigit()]) < parties and time.monotonic() < deadline:
         time.sleep(0.0005)
+
+
+STALL = 0.005  # seconds inside one statement after which a MariaDB statement counts as waiting for a lock
+
+
+def _pause(armed: dict[str, Any], longest: float) -> None:
+    """The pause after a read: until every other process of the round can no longer read what this one
+    read before it writes (each has read once, or with until="end" ended its transaction; or waits for a
+    lock; or ended), at most `longest` seconds. A read-then-write race then loses an update every time,
+    and code that locks waits for no clock."""
+    folder = _round_folder(armed)
+    deadline = time.monotonic() + longest
+    if folder is None:
+        time.sleep(longest)
+        return
+    me, parties = str(os.getpid()), int(armed.get("parties", 1))
+    settled = ("end", "blocked") if armed.get("until") == "end" else ("end", "blocked", "read")
+    while time.monotonic() < deadline:
+        names = set(os.listdir(folder))
+        others = [n for n in names if n.isdigit() and n != me]
+        if len(others) + 1 >= parties and all(any(f"{p}.{what}" in names for what in settled)
+                                              or _stalled(os.path.join(folder, f"{p}.stmt")) for p in others):
+            return
+        time.sleep(0.0002)
+
+
+def _stalled(path: str) -> bool:
+    try:
+        return time.time() - os.stat(path).st_mtime >= STALL
+    except FileNotFoundError:
+        return False
 
 
 def _placeholders(sql: str) -> str:
@@ -129,6 +184,7 @@ class Connection:
         self.dialect = dialect  # "sqlite" or "mysql"
         self._armed = armed
         self.in_transaction = False
+        self._immediate = False
 
     @property
     def for_update(self) -> str:
@@ -140,28 +196,63 @@ class Connection:
         """Start a transaction. immediate=True: on SQLite take the write lock now (BEGIN IMMEDIATE), so no
         other transaction can write until this one ends; on MariaDB it changes nothing (use for_update)."""
         if self.dialect == "sqlite":
-            self._raw.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if immediate:
+                self._take_lock("BEGIN IMMEDIATE")
+            else:
+                self._raw.execute("BEGIN")
         else:
             self._raw.begin()
         self.in_transaction = True
+        self._immediate = immediate
 
     def commit(self) -> None:
         """Make the transaction's changes permanent and visible to others."""
         if self._armed.get("kill_before_commit"):
             os.kill(os.getpid(), signal.SIGKILL)
-        self._raw.commit()
-        self.in_transaction = False
+        if self.dialect == "sqlite" and self._immediate and self.in_transaction:
+            self._take_lock("COMMIT")
+        else:
+            self._raw.commit()
+        self.in_transaction = self._immediate = False
+        _mark(self._armed, "end")
         if self._armed.get("kill_after_commit"):
             os.kill(os.getpid(), signal.SIGKILL)
 
     def rollback(self) -> None:
         """Undo every change since begin()."""
         self._raw.rollback()
-        self.in_transaction = False
+        self.in_transaction = self._immediate = False
+        _mark(self._armed, "end")
 
     def close(self) -> None:
         """Close the connection; a transaction still open is rolled back."""
         self._raw.close()
+        _mark(self._armed, "end")
+
+    def _take_lock(self, sql: str) -> None:
+        """BEGIN IMMEDIATE, or the COMMIT of such a transaction, on SQLite: tried again every moment while
+        another transaction holds the lock (SQLite's own wait sleeps up to 100 ms at a time), for at most
+        LOCK_WAIT seconds, then "database is locked" as SQLite says it. This process holds no lock another
+        waits for, so waiting cannot deadlock; every other statement waits as SQLite does."""
+        self._raw.execute("PRAGMA busy_timeout = 0")
+        deadline, delay, blocked = time.monotonic() + LOCK_WAIT, 0.0001, False
+        try:
+            while True:
+                try:
+                    self._raw.execute(sql)
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "database is locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                if not blocked:
+                    _mark(self._armed, "blocked")
+                    blocked = True
+                time.sleep(delay)
+                delay = min(delay * 2, 0.001)
+        finally:
+            if blocked:
+                _mark(self._armed, "blocked", present=False)
+            self._raw.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT * 1000)}")
 
     def __enter__(self) -> Connection:
         return self
@@ -184,13 +275,22 @@ class Connection:
         if _state["statements"] == self._armed.get("fail_before"):
             raise InjectedFault(f"the connection failed before statement {_state['statements']} (a fault the "
                                 "grader injected)")
-        result = self._run(sql, tuple(params))
+        stalls = self.dialect == "mysql" and bool(self._armed)
+        if stalls:
+            _mark(self._armed, "stmt")
+        try:
+            result = self._run(sql, tuple(params))
+        finally:
+            if stalls:
+                _mark(self._armed, "stmt", present=False)
         if word == "SELECT":
-            if _state["reads"] == 0 and self._armed.get("barrier_after_read"):
-                _rendezvous(str(self._armed["barrier_after_read"]), int(self._armed.get("parties", 1)))
+            if _state["reads"] == 0:
+                _mark(self._armed, "read")
+                if self._armed.get("barrier_after_read"):
+                    _rendezvous(str(self._armed["barrier_after_read"]), int(self._armed.get("parties", 1)))
             pauses = self._armed.get("pauses") or []
             if _state["reads"] < len(pauses):
-                time.sleep(pauses[_state["reads"]] / 1000)
+                _pause(self._armed, pauses[_state["reads"]] / 1000)
             _state["reads"] += 1
         return result
 

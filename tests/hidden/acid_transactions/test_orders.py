@@ -4,8 +4,9 @@ The learner's functions run in sandbox children and connect to the learner_db da
 exercise's shopdb.connect()); every check reads the result back through a fresh connection of the
 grader's (committed data only). The learner_db service arms shopdb (control.json) per check: a fault
 before the Nth statement, a crash before or right after commit, and for the concurrency checks a barrier
-that releases every child at once and a seeded pause after a child's first read, which turns a
-read-then-write race into a lost update every time.
+that releases every child at once and a pause after a child's first read until the others have read
+too, wait for a lock or are done (at most a seeded few ms), which turns a read-then-write race into a
+lost update every time and costs code that locks next to nothing.
 """
 from __future__ import annotations
 
@@ -274,7 +275,8 @@ def test_consistency_a_transfer_larger_than_the_balance_is_refused(submission, l
 
 
 def schedule(seed: int, round_: int, pids: list[int], name: str, **more) -> dict:
-    """Each child's settings for one round: the barrier, and a seeded pause after its first read."""
+    """Each child's settings for one round: the barrier, and a pause after its first read until the others
+    have read, wait for a lock or are done (at most a seeded 15-30 ms)."""
     rng = random.Random(seed * 1000 + round_)
     return {str(pid): {"barrier": name, "parties": len(pids), "pauses": [rng.randint(15, 30)], **more}
             for pid in pids}
@@ -352,10 +354,11 @@ def test_isolation_the_report_balances_while_orders_and_transfers_run(submission
     learner_db.load(shop)
     difference = shop.stock_value() - shop.total_balance()
     for round_ in range(REPORTS):
-        # the buyer and the payer start when the report has read once; the report then waits a moment
+        # the buyer and the payer start when the report has read once; the report then waits until both
+        # have ended their transactions or wait for its lock (at most 40 ms)
         name = f"report{round_}"
         learner_db.arm(processes={
-            str(reporter.pid): {"barrier_after_read": name, "parties": 3, "pauses": [40]},
+            str(reporter.pid): {"barrier_after_read": name, "parties": 3, "pauses": [40], "until": "end"},
             str(buyer.pid): {"barrier": name, "parties": 3},
             str(payer.pid): {"barrier": name, "parties": 3},
         })
