@@ -187,8 +187,9 @@ def test_atomicity_an_order_whose_third_line_is_out_of_stock_changes_nothing(sub
 
 def _interrupted(submission, learner_db, call, whole, what: str) -> None:
     """Make the connection fail before statement 1, 2, ...: each time all of it or nothing must be there."""
+    state = read_state(learner_db)
     for statement in range(1, FAULT_ROUNDS + 1):
-        before = read_state(learner_db)
+        before = state  # what the round before left, read after it: the same committed state
         learner_db.arm(processes={"*": {"fail_before": statement}})
         outcome = outcome_of(call)
         learner_db.disarm()
@@ -412,8 +413,9 @@ def test_durability_a_worker_killed_before_it_commits_leaves_nothing(submission,
     learner_db.load(shop)
     lines = [[1, 1], [2, 2]]
     rounds = [{"kill_before_commit": True}] + [{"kill_before": n} for n in range(1, FAULT_ROUNDS + 1)]
+    state = read_state(learner_db)
     for armed in rounds:
-        before = read_state(learner_db)
+        before = state
         learner_db.arm(processes={"*": armed})
         outcome = outcome_of(lambda: submission.place_order(3, lines))
         learner_db.disarm()
