@@ -57,6 +57,17 @@ def take_the_lock(shopdb: ModuleType, go: multiprocessing.synchronize.Event,
     conn.close()
 
 
+def write_and_commit(shopdb: ModuleType, go: multiprocessing.synchronize.Event,
+                     taken: multiprocessing.synchronize.Event) -> None:
+    go.wait(10)
+    conn = shopdb.connect()
+    conn.begin()  # deferred: the write lock at the UPDATE, the exclusive lock at COMMIT
+    conn.execute("UPDATE products SET stock = stock - 1 WHERE product_id = 1")
+    conn.commit()
+    taken.set()
+    conn.close()
+
+
 def wait_for(condition, what: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -83,6 +94,40 @@ def test_begin_immediate_waits_for_the_lock_marked_as_blocked_and_gets_it_once_f
     assert (tmp_path / f".shopdb-{ROUND}" / f"{child.pid}.end").exists()
     assert holder.execute("SELECT stock FROM products").fetchone() == (3,), "an update was lost"
     holder.close()
+
+
+def test_a_commit_waits_for_a_reader_marked_as_blocked_and_goes_through_once_it_ends(shop, tmp_path):
+    fork = multiprocessing.get_context("fork")
+    go, done = fork.Event(), fork.Event()
+    child = fork.Process(target=write_and_commit, args=(shop, go, done))
+    child.start()
+    reader = shop.connect()
+    reader.begin()
+    assert reader.execute("SELECT stock FROM products").fetchone() == (5,)  # a shared lock until commit
+    go.set()
+    marker = tmp_path / f".shopdb-{ROUND}" / f"{child.pid}.blocked"
+    wait_for(marker.exists, "the committing process's blocked marker")
+    assert not done.is_set(), "COMMIT went through while a read transaction held its shared lock"
+    assert reader.execute("SELECT stock FROM products").fetchone() == (5,)
+    reader.commit()
+    child.join(timeout=10)
+    assert child.exitcode == 0 and done.is_set()
+    assert reader.execute("SELECT stock FROM products").fetchone() == (4,)
+    reader.close()
+
+
+def test_a_process_started_after_another_waits_until_that_one_has_ended_or_waits_for_a_lock(shop, tmp_path):
+    folder = tmp_path / f".shopdb-{ROUND}"
+    folder.mkdir()
+    armed = {"barrier": ROUND, "parties": 2, "after": "900001"}
+    start = threading.Thread(target=shop._after, args=(armed, "900001", 30.0), daemon=True)
+    start.start()
+    (folder / "900001.read").touch()  # a read is not enough
+    start.join(timeout=0.3)
+    assert start.is_alive()
+    (folder / "900001.end").touch()
+    start.join(timeout=5)
+    assert not start.is_alive()
 
 
 def test_a_read_transaction_that_would_write_under_another_writers_lock_is_refused_as_sqlite_does(shop):

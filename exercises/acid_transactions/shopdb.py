@@ -131,6 +131,21 @@ def _rendezvous(name: str, parties: int, timeout: float = 2.0) -> None:
         time.sleep(0.0005)
 
 
+def _after(armed: dict[str, Any], pid: str, timeout: float = 2.0) -> None:
+    """Start once process `pid` of this round has ended its transaction or waits for a lock (or after
+    `timeout`): two writers of a round go in a fixed order, so the same code meets the same schedule."""
+    folder = _round_folder(armed)
+    if folder is None or f"after:{folder}" in _state["met"]:
+        return
+    _state["met"].add(f"after:{folder}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+        if f"{pid}.end" in names or f"{pid}.blocked" in names or _stalled(os.path.join(folder, f"{pid}.stmt")):
+            return
+        time.sleep(0.0002)
+
+
 STALL = 0.005  # seconds inside one statement after which a MariaDB statement counts as waiting for a lock
 
 
@@ -186,7 +201,6 @@ class Connection:
         self.dialect = dialect  # "sqlite" or "mysql"
         self._armed = armed
         self.in_transaction = False
-        self._immediate = False
 
     @property
     def for_update(self) -> str:
@@ -205,17 +219,16 @@ class Connection:
         else:
             self._raw.begin()
         self.in_transaction = True
-        self._immediate = immediate
 
     def commit(self) -> None:
         """Make the transaction's changes permanent and visible to others."""
         if self._armed.get("kill_before_commit"):
             os.kill(os.getpid(), signal.SIGKILL)
-        if self.dialect == "sqlite" and self._immediate and self.in_transaction:
+        if self.dialect == "sqlite" and self._raw.in_transaction:
             self._take_lock("COMMIT")
         else:
             self._raw.commit()
-        self.in_transaction = self._immediate = False
+        self.in_transaction = False
         _mark(self._armed, "end")
         if self._armed.get("kill_after_commit"):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -223,7 +236,7 @@ class Connection:
     def rollback(self) -> None:
         """Undo every change since begin()."""
         self._raw.rollback()
-        self.in_transaction = self._immediate = False
+        self.in_transaction = False
         _mark(self._armed, "end")
 
     def close(self) -> None:
@@ -232,10 +245,12 @@ class Connection:
         _mark(self._armed, "end")
 
     def _take_lock(self, sql: str) -> None:
-        """BEGIN IMMEDIATE, or the COMMIT of such a transaction, on SQLite: tried again every moment while
-        another transaction holds the lock (SQLite's own wait sleeps up to 100 ms at a time), for at most
-        LOCK_WAIT seconds, then "database is locked" as SQLite says it. This process holds no lock another
-        waits for, so waiting cannot deadlock; every other statement waits as SQLite does."""
+        """BEGIN IMMEDIATE, or COMMIT, on SQLite: tried again every moment while another transaction holds
+        the lock (SQLite's own wait sleeps up to 100 ms at a time), for at most LOCK_WAIT seconds, then
+        "database is locked" as SQLite says it. Neither waits for a lock while holding one another waits
+        for (a COMMIT that finds the database busy stays open, and others' reads end), so SQLite would wait
+        here too; every other statement waits as SQLite does (a read transaction that would write while
+        another writes is refused at once)."""
         self._raw.execute("PRAGMA busy_timeout = 0")
         deadline, delay, blocked = time.monotonic() + LOCK_WAIT, 0.0001, False
         try:
@@ -321,6 +336,8 @@ def connect() -> Connection:
     armed = _armed()
     if armed.get("barrier"):
         _rendezvous(str(armed["barrier"]), int(armed.get("parties", 1)))
+    if armed.get("after"):
+        _after(armed, str(armed["after"]))
     if url.startswith("sqlite:"):
         path = os.path.join(os.environ.get("LEARNER_DB_DIR", "."), url[len("sqlite:"):])
         raw = sqlite3.connect(path, timeout=LOCK_WAIT, isolation_level=None)

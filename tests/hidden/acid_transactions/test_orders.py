@@ -355,13 +355,14 @@ def test_isolation_the_report_balances_while_orders_and_transfers_run(submission
     learner_db.load(shop)
     difference = shop.stock_value() - shop.total_balance()
     for round_ in range(REPORTS):
-        # the buyer and the payer start when the report has read once; the report then waits until both
-        # have ended their transactions or wait for its lock (at most 40 ms)
+        # the buyer starts when the report has read once, the payer once the buyer has committed or waits
+        # for a lock (the same order every time); the report then waits until both have ended their
+        # transactions or wait for its lock (at most 40 ms)
         name = f"report{round_}"
         learner_db.arm(processes={
             str(reporter.pid): {"barrier_after_read": name, "parties": 3, "pauses": [40], "until": "end"},
             str(buyer.pid): {"barrier": name, "parties": 3},
-            str(payer.pid): {"barrier": name, "parties": 3},
+            str(payer.pid): {"barrier": name, "parties": 3, "after": str(buyer.pid)},
         })
         outcomes = together([reporter.report, lambda: buyer.place_order(1 + round_, [[1 + round_, 1], [4, 1]]),
                              lambda: payer.transfer(6, 5 - round_, 100)])
