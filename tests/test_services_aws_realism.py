@@ -443,6 +443,35 @@ def test_answers_no_sdk_can_read_are_recorded_as_failures_of_the_mock(aws: AwsSe
     assert aws.take_failures() == []
 
 
+@pytest.mark.parametrize("head", [
+    "POST / HTTP/1.1\r\nX-Amz-Target: Kinesis_20131202.GetRecords\r\nContent-Type: application/x-amz-json-1.1\r\n"
+    "Authorization: AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, "
+    "Signature=0\r\n",
+    "PUT /bucket/key HTTP/1.1\r\nContent-Type: application/octet-stream\r\n"
+    "Authorization: AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, "
+    "Signature=0\r\n",
+], ids=["json", "rest"])
+def test_a_request_cut_short_by_its_killed_sender_is_no_failure_of_the_mock(aws: AwsService, learner: Learner,
+                                                                            head: str) -> None:
+    """A learner process killed at its time limit in the middle of sending a request (a loop of reads)
+    leaves half a request: answered 400, never handed to moto, never blamed on the mock."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(aws.worker_env()["AWS_ENDPOINT_URL"])
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as sock:
+        sock.sendall(f"{head}Host: {endpoint.netloc}\r\nContent-Length: 200\r\n\r\n".encode() + b'{"ShardIter')
+        sock.shutdown(socket.SHUT_WR)  # the sender is gone: the server reads 11 bytes of 200, then the end
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.") and b" 400 " in reply.split(b"\r\n", 1)[0], reply[:200]
+    assert aws.take_failures() == []
+    assert aws.calls("kinesis") == 0 and aws.calls("s3") == 0
+    learner("kinesis").list_streams()  # the endpoint serves the next request as before
+    assert aws.take_failures() == []
+
+
 # -- through a whole grade ---------------------------------------------------------------------------
 
 EXPLAINED = '''

@@ -94,6 +94,7 @@ class Request:
     params: dict[str, Any] | None = None  # the decoded body of a JSON or query-protocol request
     protocol: str = "rest"  # json, query or rest
     body: bytes = b""  # the body of a JSON or query-protocol request, as sent
+    cut_short: bool = False  # the client went away before the whole body came (a learner process killed mid-send)
 
     @property
     def name(self) -> str:
@@ -175,6 +176,9 @@ class Realism:
         if environ.get("PATH_INFO", "").startswith("/moto-api/"):
             return self.app(environ, start_response)
         request = self._request(environ)
+        if request.cut_short:  # half a request, from no one still listening: not for moto, nor a failure of it
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"the request ended before its body did"]
         if request.learner and request.operation:
             with self._lock:
                 for key in {f"{request.service}.{request.operation}", request.target} - {""}:
@@ -211,13 +215,14 @@ class Realism:
         learner = environ.get("HTTP_" + GRADER_HEADER.upper().replace("-", "_")) != self.grader_key
         service, region = _scope(environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", ""))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        body, whole = _body(environ)
+        if not whole:
+            return Request(service, "", target, learner, region, cut_short=True)
         if target:
             prefix, _, operation = target.rpartition(".")
-            body = _body(environ)
             return Request(service or _service_of_target(prefix), operation, target, learner, region,
                            _json_object(body), "json", body)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            body = _body(environ)
             form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
             if "Action" in form:
                 return Request(service, form["Action"], "", learner, region, form, "query", body)
@@ -533,15 +538,15 @@ def _service_of_target(prefix: str) -> str:
     return next((s for p, s in known.items() if prefix.startswith(p)), prefix.lower())
 
 
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request body, read once and put back for moto."""
+def _body(environ: dict[str, Any]) -> tuple[bytes, bool]:
+    """The request body, read once and put back for moto; and whether all of it came (Content-Length)."""
     try:
         size = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         size = 0
     body = environ["wsgi.input"].read(size) if size > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
-    return body
+    return body, len(body) == max(size, 0)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
