@@ -738,3 +738,44 @@ def test_large_botocore_data_files_are_parsed_once_per_machine(tmp_path) -> None
     for path in kept:
         path.write_bytes(b"damaged")
     assert run() == first
+
+
+RESOURCES_SCRIPT = r"""
+import hashlib, json, sys
+import moto.utilities.utils as utilities
+from grader.services import aws
+parsed = []
+plain = utilities.load_resource
+utilities.load_resource = lambda resource: parsed.append(resource) or plain(resource)
+aws._kept_moto_resources()
+names = ["ec2/resources/instance_types.json", "ec2/resources/instance_type_offerings/region/us-east-1.json"]
+loaded = [utilities.load_resource(name) for name in names]
+same = all(value == plain(name) and value is not utilities.load_resource(name) for name, value in zip(names, loaded))
+digest = hashlib.sha256(json.dumps(loaded).encode()).hexdigest()
+print(json.dumps({"parsed": sorted(set(parsed)), "same": same, "digest": digest}))
+"""
+
+
+def test_moto_data_files_are_parsed_once_per_machine(tmp_path) -> None:
+    """moto's EC2 data files (instance types and their offerings) are read parsed from the grader's
+    private cache: a second process parses none of them and gets the same data, a fresh copy at every
+    call (moto changes what it loads); a damaged file is parsed again."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", RESOURCES_SCRIPT], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first["same"] and len(first["parsed"]) == 2
+    kept = sorted((tmp_path / "cache").glob("moto-*.marshal"))
+    assert len(kept) == 2
+    assert run() == {**first, "parsed": []}
+    for path in kept:
+        path.write_bytes(b"damaged")
+    assert run() == first

@@ -163,6 +163,40 @@ def _quicker_moto() -> None:
 
         get_available_regions.remembered = True  # type: ignore[attr-defined]
         boto3.session.Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+    _kept_moto_resources()
+
+
+def _kept_moto_resources() -> None:
+    """moto's EC2 reads 92 gzipped JSON data files as its models load (the instance types, and their
+    offerings in every region and zone): 85 ms of CPU, most of it parsing JSON. Each is kept parsed in
+    the grader's private cache (`cache.kept`, as marshal: plain JSON values) and read back from there
+    while the file is unchanged. moto's modules take `load_resource` by name when they load, so this
+    is in place before any service backend loads; a resource that is not a plain file is read as moto
+    reads it."""
+    from importlib import resources
+
+    import moto.utilities.utils as utilities
+
+    from grader.services.cache import kept
+
+    load = utilities.load_resource
+    if getattr(load, "kept", False):
+        return
+    package = resources.files("moto")
+
+    def load_resource(resource: str) -> Any:
+        names = (resource if resource.endswith(".gz") else f"{resource}.gz", resource)  # moto's order
+        try:
+            source = next((os.fspath(path) for path in (package / name for name in names)
+                           if isinstance(path, Path) and path.is_file()), None)
+        except (OSError, TypeError, ValueError):
+            source = None
+        if source is None:
+            return load(resource)
+        return kept("moto", source, lambda: load(resource))
+
+    load_resource.kept = True  # type: ignore[attr-defined]
+    utilities.load_resource = load_resource
 
 
 @functools.cache
