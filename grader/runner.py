@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from grader import collecting
 from grader import services as service_registry
 from grader.catalog import Exercise
 from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
@@ -134,7 +135,7 @@ class ServicePool:
 # until its first grade's first check begins (its fixtures set up: the services it uses loaded, moto in a
 # thread of its own while pytest starts); what was loaded by then is frozen (never walked again, once a
 # process: a later freeze would keep whatever garbage it met for good) and collections resume, for the
-# garbage the checks make.
+# garbage the checks make (once moto's loader, which holds them too, is done: grader.collecting).
 _collections_held = False
 _loaded_frozen = False
 
@@ -142,8 +143,8 @@ _loaded_frozen = False
 def hold_collections() -> None:
     """Stop garbage collection until the first grade's checks begin, or `release_collections()`."""
     global _collections_held
-    if gc.isenabled():
-        gc.disable()
+    if not _collections_held:
+        collecting.hold()
         _collections_held = True
 
 
@@ -155,7 +156,7 @@ def release_collections() -> None:
         if not _loaded_frozen:
             _loaded_frozen = True
             gc.freeze()
-        gc.enable()
+        collecting.release()
 
 
 @contextlib.contextmanager

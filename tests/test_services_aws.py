@@ -47,7 +47,7 @@ def test_registry_builds_the_embedded_moto_service(monkeypatch: pytest.MonkeyPat
 
 def test_what_moto_loads_is_frozen_out_of_the_collectors_sight() -> None:
     """moto's modules and a warmed service's backend app, loaded in the server's threads, are frozen
-    (gc.freeze): a collection during a grade never walks them."""
+    (gc.freeze): a collection during a grade never walks them. Collections are held while they load."""
     import gc
 
     service = AwsService()
@@ -59,6 +59,7 @@ def test_what_moto_loads_is_frozen_out_of_the_collectors_sight() -> None:
         held = [dispatcher, dispatcher.app_instances["dynamodb"]]
         tracked = gc.get_objects()
         assert not any(o is h for o in tracked for h in held)
+        assert gc.isenabled()  # collections, held while it loaded, resume
     finally:
         service.stop()
         gc.unfreeze()
