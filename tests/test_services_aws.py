@@ -780,3 +780,43 @@ def test_moto_data_files_are_parsed_once_per_machine(tmp_path) -> None:
     for path in kept:
         path.write_bytes(b"damaged")
     assert run() == first
+
+
+AUTH_SCRIPT = r"""
+import json, sys
+from grader.services.aws import AwsService
+service = AwsService()
+service.start()
+service.reset()
+try:
+    service.client("dynamodb").list_tables()
+    answer = "answered"
+except Exception as exc:
+    answer = type(exc).__name__ + ": " + str(exc)[:200]
+from moto.core.responses import ActionAuthenticatorMixin
+print(json.dumps({"answer": answer, "imported": "moto.iam.access_control" in sys.modules,
+                  "counted": ActionAuthenticatorMixin.request_count}))
+service.stop()
+"""
+
+
+@pytest.mark.parametrize("enforced", [False, True], ids=["never enforced", "enforced at once"])
+def test_requests_are_authorized_as_moto_would(enforced: bool) -> None:
+    """moto counts requests until INITIAL_NO_AUTH_ACTION_COUNT, then checks signatures and permissions:
+    counted the same without importing its IAM checks while it would not enforce them; enforced by
+    moto's own check once it would (the grader's fake credentials belong to no IAM user)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+    if enforced:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    done = subprocess.run([sys.executable, "-c", AUTH_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if enforced:
+        assert seen["imported"] and "security token" in seen["answer"].lower(), seen
+    else:
+        assert seen == {"answer": "answered", "imported": False, "counted": 1}
