@@ -120,3 +120,32 @@ def test_a_run_that_ends_before_any_grade_collects_again(course_root) -> None:
     result = CliRunner().invoke(cli, ["run", "no_such_exercise"])
     assert result.exit_code == 2 and "no_such_exercise" in result.output
     assert gc.isenabled()
+
+
+def test_a_runs_last_grade_holds_collections_once_its_checks_have_run(course_root) -> None:
+    """`grade run` ends with its last grade: collections run during its checks, then are held (what they
+    would free dies with the process) until the command ends, which collects again."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from grader import runner
+    from grader.cli import cli
+
+    during: list[bool] = []
+    grade = runner.grade
+
+    def watched(*args, **kwargs):
+        result = grade(*args, **kwargs)
+        during.append(gc.isenabled())
+        return result
+
+    assert gc.isenabled()
+    runner.grade = watched
+    try:
+        result = CliRunner().invoke(cli, ["run", "log_parsing", "--path", str(course_root / "solutions")])
+    finally:
+        runner.grade = grade
+    assert result.exit_code == 0, result.output
+    assert during == [False]
+    assert gc.isenabled()
