@@ -580,6 +580,30 @@ def test_remembered_regions_are_botocores_own() -> None:
     assert getattr(boto3.session.Session.get_available_regions, "remembered", False)
 
 
+def test_timestamps_moto_writes_are_botocores_own(moto_service: AwsService) -> None:
+    """moto's serializer parses each timestamp text once: the same datetime botocore gives, whatever the
+    text (a date alone is today's, an epoch), and an object's listed LastModified is its HEAD's."""
+    import datetime
+
+    import botocore.utils
+
+    moto_service.reset()  # moto is loaded
+    import moto.core.serialize as serialize
+
+    assert getattr(serialize.parse_to_aware_datetime, "remembered", False)
+    now = datetime.datetime(2024, 5, 6, 7, 8, 9)
+    for value in ("2024-05-06T07:08:09.000Z", "2024-05-06T07:08:09+02:00", "Mon, 06 May 2024 07:08:09 GMT",
+                  "2024-05-06", "07:08", 1714979289, 1714979289.5, "1714979289", now):
+        for _ in range(2):
+            got = serialize.parse_to_aware_datetime(value)
+            assert got == botocore.utils.parse_to_aware_datetime(value) and got.tzinfo is not None
+    s3 = moto_service.client("s3")
+    s3.create_bucket(Bucket="stamps")
+    moto_service.put_objects("stamps", {f"k{n}": b"x" for n in range(3)})
+    listed = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket="stamps")["Contents"]}
+    assert listed == {key: s3.head_object(Bucket="stamps", Key=key)["LastModified"] for key in listed}
+
+
 def _lab_state(aws: AwsService, vpc_id: str) -> tuple[Any, ...]:
     """Everything a lab network is made of, as the grader's clients read it back."""
     from grader.checks import network
