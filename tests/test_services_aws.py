@@ -527,6 +527,44 @@ def test_quicker_clients_share_a_model_only_between_clients_of_the_same_json() -
     assert other.client("dynamodb").meta.service_model is not one.meta.service_model  # its own loader: its own JSON
 
 
+_TIMESTAMPS_PROBE = """
+import datetime, json, os, sys, time
+from botocore import parsers
+from grader.sandbox.worker import quicker_timestamps
+plain = parsers.DEFAULT_TIMESTAMP_PARSER
+quicker_timestamps()
+quick = parsers.DEFAULT_TIMESTAMP_PARSER
+texts = ["2024-05-06T07:08:09.000Z", "2024-05-06T07:08:09+02:00", "Mon, 06 May 2024 07:08:09 GMT",
+         "2024-05-06", "07:08", "2024-05-06 07:08:09 EST", "1714979289", "1714979289.5", 1714979289, 1.5]
+seen = []
+for zone in ("UTC", "EST5EDT", "Asia/Tokyo"):  # the process's zone changes between the rounds
+    os.environ["TZ"] = zone
+    time.tzset()
+    for text in texts:
+        got, want = quick(text), plain(text)
+        again = quick(text)
+        seen.append([str(text), zone, got == want and again == want and got.tzname() == want.tzname()
+                     and got.utcoffset() == want.utcoffset() and got.isoformat() == want.isoformat()])
+print(json.dumps({"seen": seen, "remembered": getattr(quick, "remembered", False),
+                  "cached": quick("2024-05-06T07:08:09.000Z") is quick("2024-05-06T07:08:09.000Z")}))
+"""
+
+
+def test_remembered_timestamps_are_what_botocore_parses() -> None:
+    """quicker_timestamps lets botocore's response parsers read each timestamp text once: what they make
+    of any text (a date alone, a zone named like the local one, an epoch) is what botocore makes of it,
+    also after the process's zone has changed."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _TIMESTAMPS_PROBE], cwd=root, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout)
+    assert found["remembered"] and found["cached"]
+    assert [row for row in found["seen"] if not row[2]] == []
+
+
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     _make_table(aws, "remote")

@@ -185,27 +185,17 @@ def _quicker_moto() -> None:
 def _timestamps_parsed_once() -> None:
     """moto's response serializer turns every timestamp it writes into a datetime first, with botocore's
     parse_to_aware_datetime, and S3 keeps its objects' LastModified as text: a ListObjectsV2 page of
-    1,000 keys parsed 1,000 strings with dateutil (55 ms of the page's 100). The same text always gives
-    the same datetime (immutable; a text without a date is read as today's, hence the day in the key):
-    each is parsed once, the most recent thousands remembered."""
-    import datetime
+    1,000 keys parsed 1,000 strings with dateutil (55 ms of the page's 100). Each text is parsed once
+    (`worker.remembering_timestamps`: the same datetime, immutable)."""
+    from grader.sandbox.worker import remembering_timestamps
 
     try:
         import moto.core.serialize as serialize
     except ImportError:  # a moto before its response serializer
         return
     parse = getattr(serialize, "parse_to_aware_datetime", None)
-    if parse is None or getattr(parse, "remembered", False):
-        return
-    parsed = functools.lru_cache(maxsize=4096)(lambda value, day: parse(value))
-
-    def parse_to_aware_datetime(value: Any) -> Any:
-        if isinstance(value, (str, int, float)):
-            return parsed(value, datetime.date.today())
-        return parse(value)
-
-    parse_to_aware_datetime.remembered = True  # type: ignore[attr-defined]
-    serialize.parse_to_aware_datetime = parse_to_aware_datetime
+    if parse is not None and not getattr(parse, "remembered", False):
+        serialize.parse_to_aware_datetime = remembering_timestamps(parse)
 
 
 def _authorization_when_enforced() -> None:
@@ -270,10 +260,11 @@ def _data_loader() -> Any:
     """The one loader of botocore's data files in this process: each file is read and parsed once."""
     from botocore.loaders import create_loader
 
-    from grader.sandbox.worker import quicker_clients, quicker_service_lookup
+    from grader.sandbox.worker import quicker_clients, quicker_service_lookup, quicker_timestamps
 
     quicker_service_lookup()
     quicker_clients()
+    quicker_timestamps()
     _kept_data_files()
     return create_loader()
 
