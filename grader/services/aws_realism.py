@@ -475,14 +475,13 @@ class _Route:
 
 
 def _routes_of(service: str) -> list[_Route]:
-    """The REST routes of a service, from botocore's model (empty for other protocols), read through the
-    grader's one loader of botocore's data (the model its clients and moto's regions loaded already)."""
-    from botocore.model import ServiceModel
+    """The REST routes of a service, from botocore's model (empty for other protocols)."""
+    import botocore.session
 
-    from grader.services.aws import _data_loader
-
+    session = botocore.session.get_session()
+    name = {"s3": "s3"}.get(service, service)
     try:
-        model = ServiceModel(_data_loader().load_service_model(service, "service-2"), service_name=service)
+        model = session.get_service_model(name)
     except Exception:
         return []
     if model.protocol not in ("rest-xml", "rest-json"):
