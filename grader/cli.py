@@ -270,7 +270,7 @@ def run_command(targets: tuple[str, ...], keyword: str | None, verbose: bool, hi
     try:
         with ServicePool(_options(mysql_url, aws_endpoint, services_mode)) as pool:
             run = grade_targets(chosen, pool, keyword=keyword, on_start=announce,
-                                require_sandbox=require_sandbox)
+                                require_sandbox=require_sandbox, final=True)
     finally:
         if announce is not None:
             announce.close()

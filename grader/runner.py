@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from grader import collecting
 from grader import services as service_registry
 from grader.catalog import Exercise
 from grader.errors import GraderError, SandboxUnavailable, ServiceError, UsageError
@@ -134,7 +135,7 @@ class ServicePool:
 # until its first grade's first check begins (its fixtures set up: the services it uses loaded, moto in a
 # thread of its own while pytest starts); what was loaded by then is frozen (never walked again, once a
 # process: a later freeze would keep whatever garbage it met for good) and collections resume, for the
-# garbage the checks make.
+# garbage the checks make (once moto's loader, which holds them too, is done: grader.collecting).
 _collections_held = False
 _loaded_frozen = False
 
@@ -142,8 +143,8 @@ _loaded_frozen = False
 def hold_collections() -> None:
     """Stop garbage collection until the first grade's checks begin, or `release_collections()`."""
     global _collections_held
-    if gc.isenabled():
-        gc.disable()
+    if not _collections_held:
+        collecting.hold()
         _collections_held = True
 
 
@@ -155,7 +156,7 @@ def release_collections() -> None:
         if not _loaded_frozen:
             _loaded_frozen = True
             gc.freeze()
-        gc.enable()
+        collecting.release()
 
 
 @contextlib.contextmanager
@@ -268,6 +269,7 @@ def grade(
     files: tuple[str, ...] = (),
     require_sandbox: bool = False,
     keep_tests: bool = False,
+    final: bool = False,
 ) -> Result:
     """Grade the files in `learner_dir` against the exercise's hidden tests (`trial`: how
     `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check).
@@ -275,7 +277,9 @@ def grade(
     `keyword` (a pytest -k expression on check names) and `files` (learner files: only the checks
     that read them) leave the other checks out; they are reported as not run. `keep_tests` leaves
     the hidden tests' modules imported for the next grade of the same course (a batch worker's warm
-    state); by default they are forgotten, so edits to them are seen.
+    state); by default they are forgotten, so edits to them are seen. `final`: the last grade of a
+    command that ends with it (`grade run`): once its checks have run, collections are held until the
+    command ends (`release_collections`), since whatever they would free dies with the process.
     """
     started = time.monotonic()
     if require_sandbox:
@@ -333,9 +337,13 @@ def grade(
         args += ["-k", keyword] if keyword else []
         try:
             with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
-                code = pytest.main(args, plugins=[plugin, session])  # the first check releases collections
+                try:
+                    code = pytest.main(args, plugins=[plugin, session])  # the first check releases collections
+                finally:
+                    release_collections()  # a grade that ran no check
+                    if final:  # before the hidden tests' modules are forgotten
+                        hold_collections()
         finally:
-            release_collections()  # a grade that ran no check
             if sandbox is not None:
                 sandbox.close()  # every learner process has ended when this returns
     error, ungraded = "", False
@@ -432,10 +440,11 @@ def grade_many(exercises: list[Exercise], workspace: Path, pool: ServicePool, *,
 
 def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str | None = None,
                   on_start: Callable[[int, Target], None] | None = None,
-                  require_sandbox: bool = False) -> Run:
+                  require_sandbox: bool = False, final: bool = False) -> Run:
     """Grade each target (an exercise, its learner folder, maybe only some files); a service failure
     stops nothing else. `on_start(index, target)` is called before each grade. With
-    `require_sandbox`, nothing is graded unless learner code gets the namespace sandbox."""
+    `require_sandbox`, nothing is graded unless learner code gets the namespace sandbox. `final`: the
+    command ends with these grades (see `grade`)."""
     started = time.monotonic()
     if require_sandbox:
         require_namespaces()
@@ -445,7 +454,8 @@ def grade_targets(targets: Sequence[Target], pool: ServicePool, *, keyword: str 
         if on_start is not None:
             on_start(index, target)
         try:
-            results.append(grade(exercise, learner_dir, pool, keyword=keyword, files=target.files))
+            results.append(grade(exercise, learner_dir, pool, keyword=keyword, files=target.files,
+                                 final=final and index == len(targets) - 1))
         except ServiceError as exc:
             results.append(ungraded_result(exercise, display_path(learner_dir), f"could not grade: {exc}"))
     return Run(results=tuple(results), duration=round(time.monotonic() - started, 3))

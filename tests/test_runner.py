@@ -1,6 +1,8 @@
 """The runner's ServicePool: services started on first need, checked, and started afresh after dying."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from grader.errors import ServiceError
@@ -76,6 +78,37 @@ def test_collections_held_at_a_commands_start_resume_when_the_first_grades_check
     assert seen, "no collection ran during the first grade's checks"
 
 
+def test_collections_held_from_several_threads_resume_with_the_last_release() -> None:
+    """Holds are counted: collection resumes when the last one is released, and only if it was on when
+    the first began."""
+    import gc
+
+    from grader import collecting
+
+    assert gc.isenabled()
+    collecting.hold()
+    held, done = threading.Event(), threading.Event()
+    loader = threading.Thread(target=lambda: (collecting.hold(), held.set(), done.wait(), collecting.release()))
+    loader.start()
+    try:
+        held.wait()
+        collecting.release()
+        assert not gc.isenabled()  # the loader still holds them
+    finally:
+        done.set()
+        loader.join()
+    assert gc.isenabled()
+    collecting.release()  # one release too many changes nothing
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        collecting.hold()
+        collecting.release()
+        assert not gc.isenabled()  # off before the hold: left off
+    finally:
+        gc.enable()
+
+
 def test_a_run_that_ends_before_any_grade_collects_again(course_root) -> None:
     import gc
 
@@ -86,4 +119,33 @@ def test_a_run_that_ends_before_any_grade_collects_again(course_root) -> None:
     assert gc.isenabled()
     result = CliRunner().invoke(cli, ["run", "no_such_exercise"])
     assert result.exit_code == 2 and "no_such_exercise" in result.output
+    assert gc.isenabled()
+
+
+def test_a_runs_last_grade_holds_collections_once_its_checks_have_run(course_root) -> None:
+    """`grade run` ends with its last grade: collections run during its checks, then are held (what they
+    would free dies with the process) until the command ends, which collects again."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from grader import runner
+    from grader.cli import cli
+
+    during: list[bool] = []
+    grade = runner.grade
+
+    def watched(*args, **kwargs):
+        result = grade(*args, **kwargs)
+        during.append(gc.isenabled())
+        return result
+
+    assert gc.isenabled()
+    runner.grade = watched
+    try:
+        result = CliRunner().invoke(cli, ["run", "log_parsing", "--path", str(course_root / "solutions")])
+    finally:
+        runner.grade = grade
+    assert result.exit_code == 0, result.output
+    assert during == [False]
     assert gc.isenabled()

@@ -47,7 +47,7 @@ def test_registry_builds_the_embedded_moto_service(monkeypatch: pytest.MonkeyPat
 
 def test_what_moto_loads_is_frozen_out_of_the_collectors_sight() -> None:
     """moto's modules and a warmed service's backend app, loaded in the server's threads, are frozen
-    (gc.freeze): a collection during a grade never walks them."""
+    (gc.freeze): a collection during a grade never walks them. Collections are held while they load."""
     import gc
 
     service = AwsService()
@@ -59,6 +59,7 @@ def test_what_moto_loads_is_frozen_out_of_the_collectors_sight() -> None:
         held = [dispatcher, dispatcher.app_instances["dynamodb"]]
         tracked = gc.get_objects()
         assert not any(o is h for o in tracked for h in held)
+        assert gc.isenabled()  # collections, held while it loaded, resume
     finally:
         service.stop()
         gc.unfreeze()
@@ -526,6 +527,44 @@ def test_quicker_clients_share_a_model_only_between_clients_of_the_same_json() -
     assert other.client("dynamodb").meta.service_model is not one.meta.service_model  # its own loader: its own JSON
 
 
+_TIMESTAMPS_PROBE = """
+import datetime, json, os, sys, time
+from botocore import parsers
+from grader.sandbox.worker import quicker_timestamps
+plain = parsers.DEFAULT_TIMESTAMP_PARSER
+quicker_timestamps()
+quick = parsers.DEFAULT_TIMESTAMP_PARSER
+texts = ["2024-05-06T07:08:09.000Z", "2024-05-06T07:08:09+02:00", "Mon, 06 May 2024 07:08:09 GMT",
+         "2024-05-06", "07:08", "2024-05-06 07:08:09 EST", "1714979289", "1714979289.5", 1714979289, 1.5]
+seen = []
+for zone in ("UTC", "EST5EDT", "Asia/Tokyo"):  # the process's zone changes between the rounds
+    os.environ["TZ"] = zone
+    time.tzset()
+    for text in texts:
+        got, want = quick(text), plain(text)
+        again = quick(text)
+        seen.append([str(text), zone, got == want and again == want and got.tzname() == want.tzname()
+                     and got.utcoffset() == want.utcoffset() and got.isoformat() == want.isoformat()])
+print(json.dumps({"seen": seen, "remembered": getattr(quick, "remembered", False),
+                  "cached": quick("2024-05-06T07:08:09.000Z") is quick("2024-05-06T07:08:09.000Z")}))
+"""
+
+
+def test_remembered_timestamps_are_what_botocore_parses() -> None:
+    """quicker_timestamps lets botocore's response parsers read each timestamp text once: what they make
+    of any text (a date alone, a zone named like the local one, an epoch) is what botocore makes of it,
+    also after the process's zone has changed."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _TIMESTAMPS_PROBE], cwd=root, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout)
+    assert found["remembered"] and found["cached"]
+    assert [row for row in found["seen"] if not row[2]] == []
+
+
 def test_put_items_through_the_api_on_an_external_endpoint(aws: AwsService) -> None:
     external = make_service(ServiceOptions(aws_endpoint=aws.endpoint_url))
     _make_table(aws, "remote")
@@ -577,6 +616,30 @@ def test_remembered_regions_are_botocores_own() -> None:
         got.clear()
         assert boto3.session.Session().get_available_regions(service, partition) == expected
     assert getattr(boto3.session.Session.get_available_regions, "remembered", False)
+
+
+def test_timestamps_moto_writes_are_botocores_own(moto_service: AwsService) -> None:
+    """moto's serializer parses each timestamp text once: the same datetime botocore gives, whatever the
+    text (a date alone is today's, an epoch), and an object's listed LastModified is its HEAD's."""
+    import datetime
+
+    import botocore.utils
+
+    moto_service.reset()  # moto is loaded
+    import moto.core.serialize as serialize
+
+    assert getattr(serialize.parse_to_aware_datetime, "remembered", False)
+    now = datetime.datetime(2024, 5, 6, 7, 8, 9)
+    for value in ("2024-05-06T07:08:09.000Z", "2024-05-06T07:08:09+02:00", "Mon, 06 May 2024 07:08:09 GMT",
+                  "2024-05-06", "07:08", 1714979289, 1714979289.5, "1714979289", now):
+        for _ in range(2):
+            got = serialize.parse_to_aware_datetime(value)
+            assert got == botocore.utils.parse_to_aware_datetime(value) and got.tzinfo is not None
+    s3 = moto_service.client("s3")
+    s3.create_bucket(Bucket="stamps")
+    moto_service.put_objects("stamps", {f"k{n}": b"x" for n in range(3)})
+    listed = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket="stamps")["Contents"]}
+    assert listed == {key: s3.head_object(Bucket="stamps", Key=key)["LastModified"] for key in listed}
 
 
 def _lab_state(aws: AwsService, vpc_id: str) -> tuple[Any, ...]:
@@ -738,3 +801,84 @@ def test_large_botocore_data_files_are_parsed_once_per_machine(tmp_path) -> None
     for path in kept:
         path.write_bytes(b"damaged")
     assert run() == first
+
+
+RESOURCES_SCRIPT = r"""
+import hashlib, json, sys
+import moto.utilities.utils as utilities
+from grader.services import aws
+parsed = []
+plain = utilities.load_resource
+utilities.load_resource = lambda resource: parsed.append(resource) or plain(resource)
+aws._kept_moto_resources()
+names = ["ec2/resources/instance_types.json", "ec2/resources/instance_type_offerings/region/us-east-1.json"]
+loaded = [utilities.load_resource(name) for name in names]
+same = all(value == plain(name) and value is not utilities.load_resource(name) for name, value in zip(names, loaded))
+digest = hashlib.sha256(json.dumps(loaded).encode()).hexdigest()
+print(json.dumps({"parsed": sorted(set(parsed)), "same": same, "digest": digest}))
+"""
+
+
+def test_moto_data_files_are_parsed_once_per_machine(tmp_path) -> None:
+    """moto's EC2 data files (instance types and their offerings) are read parsed from the grader's
+    private cache: a second process parses none of them and gets the same data, a fresh copy at every
+    call (moto changes what it loads); a damaged file is parsed again."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(root)}
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", RESOURCES_SCRIPT], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first["same"] and len(first["parsed"]) == 2
+    kept = sorted((tmp_path / "cache").glob("moto-*.marshal"))
+    assert len(kept) == 2
+    assert run() == {**first, "parsed": []}
+    for path in kept:
+        path.write_bytes(b"damaged")
+    assert run() == first
+
+
+AUTH_SCRIPT = r"""
+import json, sys
+from grader.services.aws import AwsService
+service = AwsService()
+service.start()
+service.reset()
+try:
+    service.client("dynamodb").list_tables()
+    answer = "answered"
+except Exception as exc:
+    answer = type(exc).__name__ + ": " + str(exc)[:200]
+from moto.core.responses import ActionAuthenticatorMixin
+print(json.dumps({"answer": answer, "imported": "moto.iam.access_control" in sys.modules,
+                  "counted": ActionAuthenticatorMixin.request_count}))
+service.stop()
+"""
+
+
+@pytest.mark.parametrize("enforced", [False, True], ids=["never enforced", "enforced at once"])
+def test_requests_are_authorized_as_moto_would(enforced: bool) -> None:
+    """moto counts requests until INITIAL_NO_AUTH_ACTION_COUNT, then checks signatures and permissions:
+    counted the same without importing its IAM checks while it would not enforce them; enforced by
+    moto's own check once it would (the grader's fake credentials belong to no IAM user)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+    if enforced:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    done = subprocess.run([sys.executable, "-c", AUTH_SCRIPT], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if enforced:
+        assert seen["imported"] and "security token" in seen["answer"].lower(), seen
+    else:
+        assert seen == {"answer": "answered", "imported": False, "counted": 1}

@@ -678,3 +678,20 @@ def test_reference_solutions_keep_full_marks_under_every_behaviour(course_root: 
             result = grade(exercise, course_root / "solutions" / slug, pool)
             failed = [(t.name, t.output) for t in result.tests if t.status is not Status.PASSED]
             assert not failed and result.score == result.max_score == exercise.points, (slug, failed)
+
+
+def test_rest_routes_come_from_the_model_as_published(aws: AwsService) -> None:
+    """The filter names a REST request by the routes of botocore's model as published: the grader's S3
+    client, once it has sent requests, has rewritten the request URIs of the model it was built from
+    (bucket operations lose their /{Bucket}), so the routes are read from a model of their own."""
+    import botocore.session
+
+    from grader.services.aws_realism import _routes_of
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="routes-bucket")
+    s3.list_objects_v2(Bucket="routes-bucket")
+    model = botocore.session.get_session().get_service_model("s3")
+    routes = {route.operation: route for route in _routes_of("s3")}
+    assert routes["ListObjectsV2"].pattern.fullmatch("/routes-bucket")
+    assert set(routes) == set(model.operation_names)

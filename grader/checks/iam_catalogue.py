@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+from grader import collecting
 from grader.checks.iam import Policy, action_matches, check_deadline, interruptible
 from grader.services.cache import kept
 
@@ -101,14 +102,12 @@ def _bulk_load() -> Iterator[None]:
     """Parse a catalogue of millions of objects without the cyclic garbage collector, then move what the
     process holds out of its view (gc.freeze): none of it is garbage, and in a grading process full of
     pytest's objects each collection the parse set off cost more than the parse (0.5 s a grade)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    collecting.hold()
     try:
         yield
     finally:
         gc.freeze()
-        if enabled:
-            gc.enable()
+        collecting.release()
 
 
 @cache

@@ -43,6 +43,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
+from grader import collecting
 from grader.errors import ServiceError, UnsupportedOnBackend
 from grader.services import ServiceOptions
 from grader.services import aws_realism
@@ -93,13 +94,26 @@ def _reset_moto(everything: bool) -> bool:
     return True
 
 
+def _started_holding(thread: threading.Thread) -> None:
+    """Start a thread that loads moto, holding collections until it releases them."""
+    collecting.hold()
+    try:
+        thread.start()
+    except BaseException:
+        collecting.release()
+        raise
+
+
 def _keep_loaded() -> None:
     """What moto loaded (its modules, a service's backend app) lives as long as the process: out of the
     collector's sight, collections walk only what grading makes (a full collection of a process that
     holds moto, boto3 and pytest takes 60-150 ms, and a grade made one or two). moto loads in a thread
     of its own while pytest starts, so this freezes whatever else the process holds at that moment
     too: long-lived as well (pytest's collection, the grader's imports), but for the odd garbage cycle
-    of a check that runs meanwhile, then kept for good; once per service a process loads."""
+    of a check that runs meanwhile, then kept for good; once per service a process loads. Collections
+    are held while it loads (`collecting.hold`, from the moment its thread is started): the checks that
+    run meanwhile collect once it is done. A cold vpc_networking grade spent 24 ms in collections that
+    EC2's loading set off."""
     gc.freeze()
 
 
@@ -163,6 +177,82 @@ def _quicker_moto() -> None:
 
         get_available_regions.remembered = True  # type: ignore[attr-defined]
         boto3.session.Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+    _kept_moto_resources()
+    _authorization_when_enforced()
+    _timestamps_parsed_once()
+
+
+def _timestamps_parsed_once() -> None:
+    """moto's response serializer turns every timestamp it writes into a datetime first, with botocore's
+    parse_to_aware_datetime, and S3 keeps its objects' LastModified as text: a ListObjectsV2 page of
+    1,000 keys parsed 1,000 strings with dateutil (55 ms of the page's 100). Each text is parsed once
+    (`worker.remembering_timestamps`: the same datetime, immutable)."""
+    from grader.sandbox.worker import remembering_timestamps
+
+    try:
+        import moto.core.serialize as serialize
+    except ImportError:  # a moto before its response serializer
+        return
+    parse = getattr(serialize, "parse_to_aware_datetime", None)
+    if parse is not None and not getattr(parse, "remembered", False):
+        serialize.parse_to_aware_datetime = remembering_timestamps(parse)
+
+
+def _authorization_when_enforced() -> None:
+    """moto checks a request's signature and IAM permissions only after INITIAL_NO_AUTH_ACTION_COUNT
+    requests (never, unless that variable is set); before, it only counts the request. Yet each check
+    first imports its IAM request classes, and the first import loads moto's IAM, STS and S3 models: 30 ms
+    of CPU in the first request of a dynamodb_crud or queue_vs_stream grade. Counted the same, without
+    the import, until moto would enforce; from then on moto's own check."""
+    from moto import settings
+    from moto.core.responses import ActionAuthenticatorMixin as mixin
+
+    for name in ("_authenticate_and_authorize_normal_action", "_authenticate_and_authorize_s3_action"):
+        enforce = getattr(mixin, name, None)
+        if enforce is None or getattr(enforce, "counted", False):
+            continue
+
+        def authorize(self: Any, *args: Any, _enforce: Callable[..., None] = enforce, **kwargs: Any) -> None:
+            if mixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+                mixin.request_count += 1  # what moto's check does at this count
+                return
+            _enforce(self, *args, **kwargs)
+
+        authorize.counted = True  # type: ignore[attr-defined]
+        setattr(mixin, name, authorize)
+
+
+def _kept_moto_resources() -> None:
+    """moto's EC2 reads 92 gzipped JSON data files as its models load (the instance types, and their
+    offerings in every region and zone): 85 ms of CPU, most of it parsing JSON. Each is kept parsed in
+    the grader's private cache (`cache.kept`, as marshal: plain JSON values) and read back from there
+    while the file is unchanged. moto's modules take `load_resource` by name when they load, so this
+    is in place before any service backend loads; a resource that is not a plain file is read as moto
+    reads it."""
+    from importlib import resources
+
+    import moto.utilities.utils as utilities
+
+    from grader.services.cache import kept
+
+    load = utilities.load_resource
+    if getattr(load, "kept", False):
+        return
+    package = resources.files("moto")
+
+    def load_resource(resource: str) -> Any:
+        names = (resource if resource.endswith(".gz") else f"{resource}.gz", resource)  # moto's order
+        try:
+            source = next((os.fspath(path) for path in (package / name for name in names)
+                           if isinstance(path, Path) and path.is_file()), None)
+        except (OSError, TypeError, ValueError):
+            source = None
+        if source is None:
+            return load(resource)
+        return kept("moto", source, lambda: load(resource))
+
+    load_resource.kept = True  # type: ignore[attr-defined]
+    utilities.load_resource = load_resource
 
 
 @functools.cache
@@ -170,10 +260,11 @@ def _data_loader() -> Any:
     """The one loader of botocore's data files in this process: each file is read and parsed once."""
     from botocore.loaders import create_loader
 
-    from grader.sandbox.worker import quicker_clients, quicker_service_lookup
+    from grader.sandbox.worker import quicker_clients, quicker_service_lookup, quicker_timestamps
 
     quicker_service_lookup()
     quicker_clients()
+    quicker_timestamps()
     _kept_data_files()
     return create_loader()
 
@@ -476,7 +567,7 @@ class AwsService:
         self._listeners.append((server, thread))
         self._endpoint_url = f"http://{host}:{port}"
         thread.start()
-        threading.Thread(target=self._load_moto, name="grader-moto-load", daemon=True).start()
+        _started_holding(threading.Thread(target=self._load_moto, name="grader-moto-load", daemon=True))
 
     def _load_moto(self) -> None:
         try:
@@ -506,6 +597,7 @@ class AwsService:
             self._failure = f"could not start the embedded moto server: {type(exc).__name__}: {exc}"
         finally:
             self._ready.set()
+            collecting.release()
 
     def _serve_when_ready(self, server: BaseWSGIServer) -> None:
         """Serve `server` once moto is loaded; connections made meanwhile wait in its backlog."""
@@ -536,9 +628,15 @@ class AwsService:
         wanted = [name for name in services if name not in self._warmed]
         if wanted:
             self._warming = threading.Thread(target=self._warm, args=(wanted,), name="grader-moto-warm", daemon=True)
-            self._warming.start()
+            _started_holding(self._warming)
 
     def _warm(self, services: list[str]) -> None:
+        try:
+            self._load_backends(services)
+        finally:
+            collecting.release()
+
+    def _load_backends(self, services: list[str]) -> None:
         self._ready.wait()
         if self._failure or self._filter is None:
             return
