@@ -844,6 +844,46 @@ def test_moto_data_files_are_parsed_once_per_machine(tmp_path) -> None:
     assert run() == first
 
 
+OLD_RESOURCES_SCRIPT = r"""
+import json, pkgutil, sys
+import moto.utilities.utils as utilities
+from grader.services import aws
+import oldstyle.models  # a module with a data file beside it, as an older moto's EC2 has
+parsed = []
+def load_resource(package, resource):  # the older moto's: (module, resource), plain JSON
+    parsed.append(resource)
+    return json.loads(pkgutil.get_data(package, resource))
+utilities.load_resource = load_resource
+aws._kept_moto_resources()
+value = utilities.load_resource("oldstyle.models", "resources/types.json")
+print(json.dumps({"parsed": parsed, "value": value}))
+"""
+
+
+def test_an_older_motos_data_files_are_kept_too(tmp_path) -> None:
+    """An older moto's load_resource takes (module, resource) and reads plain JSON beside the module
+    (moto 5.0.1, the lowest allowed): it is kept parsed the same way, and answers the same."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    package = tmp_path / "lib" / "oldstyle"
+    (package / "resources").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text("")
+    (package / "resources" / "types.json").write_text(json.dumps({"t3.micro": {"vcpus": 2}}))
+    env = {**os.environ, "GRADER_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path / "lib")])}
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", OLD_RESOURCES_SCRIPT], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert run() == {"parsed": ["resources/types.json"], "value": {"t3.micro": {"vcpus": 2}}}
+    assert run() == {"parsed": [], "value": {"t3.micro": {"vcpus": 2}}}  # read from the cache
+
+
 AUTH_SCRIPT = r"""
 import json, sys
 from grader.services.aws import AwsService

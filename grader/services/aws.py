@@ -240,16 +240,22 @@ def _kept_moto_resources() -> None:
         return
     package = resources.files("moto")
 
-    def load_resource(resource: str) -> Any:
-        names = (resource if resource.endswith(".gz") else f"{resource}.gz", resource)  # moto's order
+    def load_resource(*args: str) -> Any:
         try:
-            source = next((os.fspath(path) for path in (package / name for name in names)
-                           if isinstance(path, Path) and path.is_file()), None)
-        except (OSError, TypeError, ValueError):
+            if len(args) == 2:  # an older moto: (module, resource) in the folder of that module, plain JSON
+                module, resource = args
+                folder = Path(os.path.dirname(os.fspath(sys.modules[module].__file__ or "")))
+                paths = [folder / resource]
+            else:
+                (resource,) = args
+                names = (resource if resource.endswith(".gz") else f"{resource}.gz", resource)  # moto's order
+                paths = [package / name for name in names]
+            source = next((os.fspath(path) for path in paths if isinstance(path, Path) and path.is_file()), None)
+        except (KeyError, OSError, TypeError, ValueError):
             source = None
         if source is None:
-            return load(resource)
-        return kept("moto", source, lambda: load(resource))
+            return load(*args)
+        return kept("moto", source, lambda: load(*args))
 
     load_resource.kept = True  # type: ignore[attr-defined]
     utilities.load_resource = load_resource
