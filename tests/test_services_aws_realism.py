@@ -472,6 +472,23 @@ def test_a_request_cut_short_by_its_killed_sender_is_no_failure_of_the_mock(aws:
     assert aws.take_failures() == []
 
 
+def test_a_chunked_body_reaches_moto_whole(aws: AwsService, learner: Learner) -> None:
+    """A body sent without a Content-Length (Transfer-Encoding: chunked) is moto's to read, not cut."""
+    import socket
+    from urllib.parse import urlsplit
+
+    learner("s3").create_bucket(Bucket="chunks")
+    endpoint = urlsplit(aws.worker_env()["AWS_ENDPOINT_URL"])
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as sock:
+        sock.sendall(f"PUT /chunks/key HTTP/1.1\r\nHost: {endpoint.netloc}\r\nTransfer-Encoding: chunked\r\n"
+                     "Authorization: AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, "
+                     "SignedHeaders=host, Signature=0\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".encode())
+        reply = sock.recv(65536)
+    assert b" 200 " in reply.split(b"\r\n", 1)[0], reply[:300]
+    assert learner("s3").get_object(Bucket="chunks", Key="key")["Body"].read() == b"hello world"
+    assert aws.take_failures() == []
+
+
 # -- through a whole grade ---------------------------------------------------------------------------
 
 EXPLAINED = '''

@@ -539,14 +539,17 @@ def _service_of_target(prefix: str) -> str:
 
 
 def _body(environ: dict[str, Any]) -> tuple[bytes, bool]:
-    """The request body, read once and put back for moto; and whether all of it came (Content-Length)."""
+    """The request body, read once and put back for moto; and whether all of it came (Content-Length).
+    A body without a Content-Length (chunked) is left for moto to read."""
     try:
         size = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         size = 0
-    body = environ["wsgi.input"].read(size) if size > 0 else b""
+    if size <= 0:
+        return b"", True
+    body = environ["wsgi.input"].read(size)
     environ["wsgi.input"] = io.BytesIO(body)
-    return body, len(body) == max(size, 0)
+    return body, len(body) == size
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
