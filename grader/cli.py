@@ -459,23 +459,27 @@ def watch_command(slug: str | None, path: Path | None, course: Path | None, mysq
                    "[default: 20]")
 @click.option("--seed", type=int, default=None, help="With --mutants: the sampling seed. [default: 2024]")
 @click.option("--json", "as_json", is_flag=True, help="With --mutants: print the results as JSON (for CI).")
+@click.option("--repeat", type=click.IntRange(min=1), default=None,
+              help="With --mutants: grade the solution and each sampled mutant whole N times; a check whose "
+                   "result changes between them fails the exercise (unsteady). [default: 1, no repeat]")
 @handle_errors
 def validate_command(slugs: tuple[str, ...], course: Path | None, mysql_url: str | None, aws_endpoint: str | None,
                      services_mode: str, mutants: bool, threshold: float, cap: int | None, seed: int | None,
-                     as_json: bool) -> None:
+                     as_json: bool, repeat: int | None) -> None:
     """Check every exercise: the solution scores full marks, the untouched stub scores 0.
 
     \b
     Examples:
       grade validate log_parsing
       grade validate --mutants sql_joins        mutants of the solution must lose points
+      grade validate --mutants --repeat 2 sql_joins   ... and each gets the same result twice
     """
     if mutants:
         _validate_mutants(slugs, course, _options(mysql_url, aws_endpoint, services_mode), threshold, cap, seed,
-                          as_json)
+                          as_json, repeat or 1)
         return
-    if as_json or cap is not None or seed is not None:
-        raise click.UsageError("--json, --max-mutants and --seed go with --mutants")
+    if as_json or cap is not None or seed is not None or repeat is not None:
+        raise click.UsageError("--json, --max-mutants, --seed and --repeat go with --mutants")
     from rich.console import Console
     from rich.table import Table
 
@@ -504,8 +508,9 @@ def validate_command(slugs: tuple[str, ...], course: Path | None, mysql_url: str
 
 
 def _validate_mutants(slugs: tuple[str, ...], course: Path | None, options: ServiceOptions, threshold: float,
-                      cap: int | None, seed: int | None, as_json: bool) -> None:
-    """`grade validate --mutants`: the mutation table (or JSON); exit 1 when an exercise is under the threshold."""
+                      cap: int | None, seed: int | None, as_json: bool, repeat: int = 1) -> None:
+    """`grade validate --mutants`: the mutation table (or JSON); exit 1 when an exercise is under the threshold
+    (or, with `repeat`, unsteady)."""
     import time
 
     from rich.console import Console
@@ -520,7 +525,7 @@ def _validate_mutants(slugs: tuple[str, ...], course: Path | None, options: Serv
     reports = []
     with ServicePool(options) as pool:
         for exercise in exercises:
-            done = engine.validate_mutants(exercise, pool, cap=cap, seed=seed)
+            done = engine.validate_mutants(exercise, pool, cap=cap, seed=seed, repeat=repeat)
             reports.append(done)
             click.echo(f"{exercise.slug}: graded {done.sampled} of {done.made} mutants in {done.duration:g} s",
                        err=True)
@@ -537,13 +542,19 @@ def _validate_mutants(slugs: tuple[str, ...], course: Path | None, options: Serv
                 console.print(f"[bold red]survived[/] {done.exercise} {verdict.mutant.ident}", markup=True)
                 console.print(f"  {verdict.why}", markup=False)
                 console.print(verdict.mutant.diff, markup=False)
+            for unsteady in done.unsteady:
+                console.print(f"[bold red]unsteady[/] {done.exercise} {escape(unsteady.what)}: graded {repeat} "
+                              f"times, these checks did not end alike: {escape(', '.join(unsteady.checks))}")
+                if unsteady.diff:
+                    console.print(unsteady.diff, markup=False)
             if done.problem:
                 console.print(f"[bold red]{done.exercise}[/]: {done.problem}")
         console.print(report.table(reports, threshold))
         sampled = sum(r.sampled for r in reports)
         made = sum(r.made for r in reports)
         cap_text = "all" if cap == 0 else f"at most {cap} per exercise, seed {seed}"
-        console.print(f"{sampled} of {made} mutants graded ({cap_text}) in {duration:g} s", markup=False)
+        again = f", each graded whole {repeat} times" if repeat > 1 else ""
+        console.print(f"{sampled} of {made} mutants graded ({cap_text}{again}) in {duration:g} s", markup=False)
     click.get_current_context().exit(0 if passed else EXIT_FAILED)
 
 

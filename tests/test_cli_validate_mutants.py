@@ -53,4 +53,51 @@ def test_a_sample_says_how_many_were_graded(tmp_path: Path, in_course) -> None:
 def test_mutant_options_need_mutants(tmp_path: Path, in_course) -> None:
     in_course(build(tmp_path))
     code, _, err = validate("--json")
-    assert code == 2 and "--json, --max-mutants and --seed go with --mutants" in err
+    assert code == 2 and "--json, --max-mutants, --seed and --repeat go with --mutants" in err
+
+
+UNSTEADY = '''
+import pytest
+from pathlib import Path
+
+COUNTER = Path(COUNTER_PATH)
+
+
+@pytest.mark.points(2)
+def test_big(submission):
+    """size of a big number"""
+    assert submission.size(50) == "big", "size(50) should be 'big'"
+
+
+@pytest.mark.points(2)
+def test_small(submission):
+    """size of a small number [every other run fails]"""
+    runs = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(runs + 1))
+    assert submission.size(3) == "small", "size(3) should be 'small'"
+    assert runs % 2 == 0, "a check that depends on how many times it ran"
+'''
+
+
+def test_repeat_finds_a_check_whose_result_changes_from_one_grade_to_the_next(tmp_path: Path, in_course) -> None:
+    hidden = UNSTEADY.replace("COUNTER_PATH", repr(str(tmp_path / "runs")))
+    in_course(build(tmp_path / "course", hidden=hidden))
+    code, out, _ = validate("--mutants", "--repeat", "2", "--max-mutants", "2", "--threshold", "0", "--json")
+    assert code == 1, out
+    [demo] = json.loads(out)["exercises"]
+    assert demo["repeat"] == 2 and demo["passed"] is False
+    assert demo["unsteady"][0]["what"] == "the solution"
+    assert demo["unsteady"][0]["checks"] == ["size of a small number [every other run fails]"]
+    code, out, _ = validate("--mutants", "--repeat", "2", "--max-mutants", "2", "--threshold", "0")
+    assert code == 1, out
+    assert ("unsteady demo the solution: graded 2 times, these checks did not end alike: size of a small "
+            "number [every other run fails]") in " ".join(out.split()), out
+    assert "Unsteady" in out and "each graded whole 2 times" in out
+
+
+def test_repeat_passes_checks_that_end_alike_every_time(tmp_path: Path, in_course) -> None:
+    in_course(build(tmp_path))
+    code, out, _ = validate("--mutants", "--repeat", "2", "--json", "--threshold", "62.5", "--max-mutants", "0")
+    assert code == 0, out
+    [demo] = json.loads(out)["exercises"]
+    assert demo["repeat"] == 2 and demo["unsteady"] == [] and demo["killed"] == 5

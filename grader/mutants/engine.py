@@ -8,6 +8,7 @@ everywhere, it is probably equivalent; otherwise it survived, and the first diff
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import random
 import shutil
@@ -57,6 +58,15 @@ class Verdict:
     by_error: bool = False  # killed only by a check that could not run (status error)
 
 
+@dataclass(frozen=True)
+class Unsteady:
+    """A submission whose checks ended differently from one whole grade of it to the next."""
+
+    what: str  # "the solution", or a mutant's ident
+    checks: tuple[str, ...]  # the checks whose result (status or score) changed
+    diff: str = ""  # the mutant's diff; "" for the solution
+
+
 @dataclass
 class Report:
     """The mutation validation of one exercise."""
@@ -67,6 +77,8 @@ class Report:
     verdicts: list[Verdict] = field(default_factory=list)
     problem: str = ""  # why the exercise could not be validated
     duration: float = 0.0
+    repeat: int = 1  # whole grades of the solution and of each sampled mutant, compared (1: none)
+    unsteady: list[Unsteady] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for v in self.verdicts if v.status == status)
@@ -82,7 +94,7 @@ class Report:
         return round(100.0 * self.count(KILLED) / judged, 1) if judged else None
 
     def passed(self, threshold: float) -> bool:
-        return not self.problem and (self.score is None or self.score >= threshold)
+        return not self.problem and not self.unsteady and (self.score is None or self.score >= threshold)
 
 
 def _unified(before: str, after: str, name: str) -> str:
@@ -188,12 +200,15 @@ def validate_mutants(
     cap: int = DEFAULT_CAP,
     seed: int = DEFAULT_SEED,
     progress: Callable[[Mutant, Verdict], None] | None = None,
+    repeat: int = 1,
 ) -> Report:
-    """Make, sample, grade and classify the mutants of one exercise's reference solution."""
+    """Make, sample, grade and classify the mutants of one exercise's reference solution. With `repeat`
+    over 1, the solution and each sampled mutant are also graded whole that many times, and a check
+    whose result changes from one grade to the next makes the exercise unsteady (a failure)."""
     started = time.monotonic()
     made = make_mutants(exercise)
     valid = [m for m in made if not m.problem]
-    report = Report(exercise.slug, made=len(valid), invalid=len(made) - len(valid))
+    report = Report(exercise.slug, made=len(valid), invalid=len(made) - len(valid), repeat=max(1, repeat))
     if not valid:
         report.problem = f"no mutant could be made of solutions/{exercise.slug}/ (no .py, .sql or .json file)"
         return report
@@ -227,10 +242,35 @@ def validate_mutants(
             report.verdicts.append(verdict)
             if progress:
                 progress(verdict.mutant, verdict)
+        if report.repeat > 1:
+            report.unsteady = list(_unsteady(exercise, workspace, pool, chosen, report.repeat))
     order = {id(m): i for i, m in enumerate(chosen)}
     report.verdicts.sort(key=lambda v: order[id(v.mutant)])
     report.duration = round(time.monotonic() - started, 1)
     return report
+
+
+def _unsteady(exercise: Exercise, workspace: _Workspace, pool: ServicePool, mutants: list[Mutant],
+              repeat: int) -> Iterator[Unsteady]:
+    """The solution, then each mutant, graded whole `repeat` times: those whose checks did not end alike."""
+    for mutant in (None, *mutants):
+        with contextlib.nullcontext(workspace.folder) if mutant is None else workspace.holding(mutant) as folder:
+            label = f"solutions/{exercise.slug}" if mutant is None else f"mutant of solutions/{exercise.slug}"
+            results = [grade(exercise, folder, pool, label=label) for _ in range(repeat)]
+        changed = _changed_checks(results)
+        if changed:
+            yield Unsteady("the solution" if mutant is None else mutant.ident, changed,
+                           "" if mutant is None else mutant.diff)
+
+
+def _changed_checks(results: list[Result]) -> tuple[str, ...]:
+    """The checks whose status or score differs among `results`; "(the grade)" when its error did."""
+    outcomes = [{test.name: (test.status.name, test.score) for test in result.tests} for result in results]
+    names = list(dict.fromkeys(name for outcome in outcomes for name in outcome))
+    changed = [name for name in names if len({outcome.get(name) for outcome in outcomes}) > 1]
+    if len({(result.error, result.ungraded) for result in results}) > 1:
+        changed.insert(0, "(the grade)")
+    return tuple(changed)
 
 
 def _first_loser(result: Result) -> str:

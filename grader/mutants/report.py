@@ -14,13 +14,15 @@ def _score(report: Report) -> str:
 
 def table(reports: list[Report], threshold: float) -> Table:
     """One row per exercise: mutants made, sampled, killed, survived, equivalent, score."""
-    grid = Table("Exercise", "Made", "Sampled", "Killed", "Survived", "Equivalent", "Invalid", "Score", "Verdict",
+    repeated = any(r.repeat > 1 for r in reports)
+    grid = Table("Exercise", "Made", "Sampled", "Killed", "Survived", "Equivalent", "Invalid", "Score",
+                 *(["Unsteady"] if repeated else []), "Verdict",
                  title=f"grade validate --mutants (threshold {threshold:g}%)", title_justify="left")
     for report in reports:
         verdict = "[green]ok[/]" if report.passed(threshold) else "[red]FAIL[/]"
         grid.add_row(report.exercise, str(report.made), str(report.sampled), str(report.count(KILLED)),
                      str(report.count(SURVIVED)), str(report.count(EQUIVALENT)), str(report.invalid),
-                     _score(report), verdict)
+                     _score(report), *([str(len(report.unsteady))] if repeated else []), verdict)
     return grid
 
 
@@ -54,6 +56,8 @@ def as_json(reports: list[Report], *, threshold: float, cap: int, seed: int, dur
                 "duration": r.duration,
                 "survivors": [_mutant(v) for v in r.verdicts if v.status == SURVIVED],
                 "equivalents": [_mutant(v) for v in r.verdicts if v.status == EQUIVALENT],
+                "repeat": r.repeat,
+                "unsteady": [{"what": u.what, "checks": list(u.checks), "diff": u.diff} for u in r.unsteady],
             }
             for r in reports
         ],
