@@ -26,7 +26,7 @@ import signal
 import sqlite3
 import tempfile
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import unquote, urlsplit
 
 pymysql = None
@@ -93,10 +93,14 @@ def _armed() -> dict[str, Any]:
     return mine if isinstance(mine, dict) else {}
 
 
+def _folder(name: str) -> str:
+    return os.path.join(tempfile.gettempdir(), f".shopdb-{name}")
+
+
 def _round_folder(armed: dict[str, Any]) -> str | None:
     """The folder where the processes of this process's round (its barrier's name) meet; None unarmed."""
     name = armed.get("barrier") or armed.get("barrier_after_read")
-    return os.path.join(tempfile.gettempdir(), f".shopdb-{name}") if name else None
+    return _folder(str(name)) if name else None
 
 
 def _mark(armed: dict[str, Any], what: str, present: bool = True) -> None:
@@ -117,18 +121,39 @@ def _mark(armed: dict[str, Any], what: str, present: bool = True) -> None:
             pass
 
 
+def _wait_until(folder: str, done: Callable[[set[str]], bool], seconds: float, step: float = 0.0002) -> None:
+    """Look at the names in `folder` every `step` seconds until `done(names)`, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+        if done(names):
+            return
+        time.sleep(step)
+
+
+STALL = 0.005  # seconds inside one statement after which a MariaDB statement counts as waiting for a lock
+
+
+def _settled(folder: str, names: set[str], pid: str, marks: tuple[str, ...]) -> bool:
+    """Whether process `pid` has left one of `marks`, or has been inside one statement for STALL."""
+    if any(f"{pid}.{mark}" in names for mark in marks):
+        return True
+    try:
+        return time.time() - os.stat(os.path.join(folder, f"{pid}.stmt")).st_mtime >= STALL
+    except FileNotFoundError:
+        return False
+
+
 def _rendezvous(name: str, parties: int, timeout: float = 2.0) -> None:
     """Wait until `parties` processes of this submission have arrived at `name` (or `timeout`), then go
     together; once per name and armed settings."""
     if name in _state["met"]:
         return
     _state["met"].add(name)
-    folder = os.path.join(tempfile.gettempdir(), f".shopdb-{name}")
+    folder = _folder(name)
     os.makedirs(folder, exist_ok=True)
     open(os.path.join(folder, str(os.getpid())), "w").close()
-    deadline = time.monotonic() + timeout
-    while len([n for n in os.listdir(folder) if n.isdigit()]) < parties and time.monotonic() < deadline:
-        time.sleep(0.0005)
+    _wait_until(folder, lambda names: sum(n.isdigit() for n in names) >= parties, timeout, step=0.0005)
 
 
 def _after(armed: dict[str, Any], pid: str, timeout: float = 2.0) -> None:
@@ -138,15 +163,7 @@ def _after(armed: dict[str, Any], pid: str, timeout: float = 2.0) -> None:
     if folder is None or f"after:{folder}" in _state["met"]:
         return
     _state["met"].add(f"after:{folder}")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-        if f"{pid}.end" in names or f"{pid}.blocked" in names or _stalled(os.path.join(folder, f"{pid}.stmt")):
-            return
-        time.sleep(0.0002)
-
-
-STALL = 0.005  # seconds inside one statement after which a MariaDB statement counts as waiting for a lock
+    _wait_until(folder, lambda names: _settled(folder, names, pid, ("end", "blocked")), timeout)
 
 
 def _pause(armed: dict[str, Any], longest: float) -> None:
@@ -155,26 +172,17 @@ def _pause(armed: dict[str, Any], longest: float) -> None:
     lock; or ended), at most `longest` seconds. A read-then-write race then loses an update every time,
     and code that locks waits for no clock."""
     folder = _round_folder(armed)
-    deadline = time.monotonic() + longest
     if folder is None:
         time.sleep(longest)
         return
     me, parties = str(os.getpid()), int(armed.get("parties", 1))
-    settled = ("end", "blocked") if armed.get("until") == "end" else ("end", "blocked", "read")
-    while time.monotonic() < deadline:
-        names = set(os.listdir(folder))
+    marks = ("end", "blocked") if armed.get("until") == "end" else ("end", "blocked", "read")
+
+    def everyone_settled(names: set[str]) -> bool:
         others = [n for n in names if n.isdigit() and n != me]
-        if len(others) + 1 >= parties and all(any(f"{p}.{what}" in names for what in settled)
-                                              or _stalled(os.path.join(folder, f"{p}.stmt")) for p in others):
-            return
-        time.sleep(0.0002)
+        return len(others) + 1 >= parties and all(_settled(folder, names, p, marks) for p in others)
 
-
-def _stalled(path: str) -> bool:
-    try:
-        return time.time() - os.stat(path).st_mtime >= STALL
-    except FileNotFoundError:
-        return False
+    _wait_until(folder, everyone_settled, longest)
 
 
 def _placeholders(sql: str) -> str:
