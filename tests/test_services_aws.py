@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -525,6 +525,68 @@ def test_quicker_clients_share_a_model_only_between_clients_of_the_same_json() -
     assert session.client("sqs").meta.service_model is not one.meta.service_model
     other = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
     assert other.client("dynamodb").meta.service_model is not one.meta.service_model  # its own loader: its own JSON
+
+
+def test_quicker_clients_share_api_methods_and_each_class_still_gets_its_events() -> None:
+    """The functions of a client's API methods are made once per service model; the class around them
+    is made per client, from a copy, after the creating-client-class handlers: one that takes a method
+    out (botocore's own do) takes it from that client alone."""
+    import boto3
+
+    from grader.sandbox.worker import quicker_clients
+
+    quicker_clients()
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1")
+    one, two = session.client("ec2"), session.client("ec2")
+    assert type(one) is not type(two)
+    assert vars(type(one))["describe_vpcs"] is vars(type(two))["describe_vpcs"]
+    assert len([name for name in vars(type(one)) if not name.startswith("_")]) > 500
+
+    def without_purge(class_attributes: dict, **kwargs: object) -> None:
+        del class_attributes["purge_queue"]
+
+    session.events.register("creating-client-class.sqs", without_purge)
+    assert not hasattr(session.client("sqs"), "purge_queue")
+    session.events.unregister("creating-client-class.sqs", without_purge)
+    assert callable(session.client("sqs").purge_queue)
+    assert "purge_queue" not in vars(type(session.client("dynamodb")))
+
+
+def test_quicker_clients_still_refuse_a_handler_that_takes_no_kwargs() -> None:
+    """What botocore answers on whether a handler takes **kwargs is kept per code object; a function that
+    declares another signature of its own is read each time, as inspect reads it."""
+    import inspect
+
+    import boto3
+
+    from grader.sandbox.worker import quicker_clients
+
+    quicker_clients()
+    events = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1").events
+
+    def made() -> Callable[..., None]:
+        def handler(**kwargs: object) -> None:
+            pass
+        return handler
+
+    class Handlers:
+        def takes(self, **kwargs: object) -> None:
+            pass
+
+        def refuses(self, event_name: str) -> None:
+            pass
+
+    plain, declared = made(), made()
+    declared.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
+    for _ in range(2):
+        events.register("before-call", plain)
+        events.register("before-call", Handlers().takes)
+        with pytest.raises(ValueError, match="must accept keyword"):
+            events.register("before-call", declared)
+        with pytest.raises(ValueError, match="must accept keyword"):
+            events.register("before-call", Handlers().refuses)
+        with pytest.raises(ValueError, match="must accept keyword"):
+            events.register("before-call", lambda event_name: None)
 
 
 _TIMESTAMPS_PROBE = """
