@@ -330,7 +330,7 @@ class WarmGrader(WorkerPlugin):
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-            result = grade(exercise, folder, self.pool, label=label, keep_tests=True,
+            result = grade(exercise, folder, self.pool, label=label, keep_tests=True, kept=True,
                            require_sandbox=self.require_sandbox)
             if any(t.status.value != "passed" for t in result.tests) or result.error:
                 self.pool.check()  # a check that failed because a service went away is not the learner's

@@ -350,6 +350,13 @@ class GradingSession:
         self._published: tuple[dict[str, Any] | None] | None = None
         self.remembered: dict[str, Any] = {}  # a service as this grade's checks share it, by name
 
+    def begin_round(self, learner_dir: Path, services: dict[str, Service], sandbox: Sandbox | None) -> None:
+        """Grade another submission with the checks already collected (a kept session's next round):
+        what a grade found is forgotten, what collection found (the checks, their points) stays."""
+        self.learner_dir, self.services, self.sandbox = learner_dir, services, sandbox
+        self.results = {}
+        self.remembered = {}
+
     def published_expected(self) -> dict[str, Any] | None:
         """The exercise's published expected values (a bundle), or None (computed from solutions/)."""
         if self._published is None:
@@ -493,3 +500,68 @@ class GradingSession:
         order += [n for n in self.results if n not in self.checks]
         return tuple(self.results[n] for n in order)
 
+
+
+@dataclass
+class Round:
+    """One grade handed to a kept session: the submission's copy, its sandbox and services; `error` is
+    set when the round could not run to its end."""
+
+    learner_dir: Path
+    services: dict[str, Service]
+    sandbox: Sandbox | None
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        import threading
+
+        self.done = threading.Event()
+
+
+class RoundLoop:
+    """The runtest loop of a kept session (runner.KeptSession): pytest has started and collected once;
+    each round runs every collected check through pytest's own protocol, the last one with no next item,
+    so that every fixture, session scope included, is torn down as at the end of a session. A session
+    whose collection went wrong (a hidden test that cannot be imported, an unknown marker) runs no round:
+    `usable` stays False and grades go the ordinary way, which reports what is wrong."""
+
+    def __init__(self, grading: GradingSession, rounds: Any, ready: Any) -> None:
+        self.grading = grading
+        self.rounds = rounds  # a queue.Queue of Round, None to end the session
+        self.ready = ready  # a threading.Event, set once collection is over
+        self.usable = False
+        self.collected = False  # the hidden tests collected without a problem
+        self.unfinished: Round | None = None  # the round that stopped the session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if session.testsfailed or self.grading.problems or not session.items:
+            self.ready.set()
+            return True
+        self.usable = self.collected = True
+        self.ready.set()
+        items = session.items
+        while True:
+            _release_stdin(session)
+            job = self.rounds.get()
+            if job is None:
+                return True
+            try:
+                self.grading.begin_round(job.learner_dir, job.services, job.sandbox)
+                for index, item in enumerate(items):
+                    following = items[index + 1] if index + 1 < len(items) else None
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+            except BaseException as exc:  # a defect: this session ends, the next grade starts another
+                self.usable = False
+                job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self.unfinished = job  # answered once the session has ended, every fixture torn down
+                return True
+            job.done.set()
+
+
+def _release_stdin(session: pytest.Session) -> None:
+    """Between rounds the process's standard streams are its own again, stdin too: pytest's capture
+    gives stdin back only at the end of a session (the checks' capture takes it again, as ever)."""
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)

@@ -6,9 +6,11 @@ import dataclasses
 import gc
 import io
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +55,7 @@ class ServicePool:
         self.spares_later = spares_later
         self._running: dict[str, Service] = {}
         self._spares: dict[str, tuple[str, Sandbox]] = {}  # slug -> (the settings it was made with, sandbox)
+        self._kept: KeptSession | None = None  # the pytest session kept open for the exercise graded last
 
     def sandbox(self, exercise: Exercise, **settings: Any) -> Sandbox:
         """A started sandbox for one grade of `exercise`, ready for `load()`; made with `settings`."""
@@ -82,6 +85,22 @@ class ServicePool:
         """End the spare workers of every exercise not in `slugs` (a process that has moved on)."""
         for slug in [s for s in self._spares if s not in slugs]:
             self._spares.pop(slug)[1].close()
+
+    def kept_session(self, exercise: Exercise) -> KeptSession:
+        """The pytest session kept open for `exercise` (grade(kept=True)); one at a time: a session of
+        another exercise, one that has ended, or one whose hidden tests changed since it collected them
+        is closed and a new one started."""
+        kept = self._kept
+        same = (kept is not None and kept.exercise.root == exercise.root and kept.exercise.slug == exercise.slug
+                and kept.signature == tests_signature(exercise))
+        if kept is not None and same and kept.ended and not kept.loop.collected:
+            return kept  # these hidden tests do not collect: each grade runs pytest its own way, which says why
+        if kept is not None and (not same or kept.ended):
+            kept.close()
+            kept = self._kept = None
+        if kept is None:
+            kept = self._kept = KeptSession(exercise)
+        return kept
 
     def get(self, name: str) -> Service:
         if name not in self._running:
@@ -114,6 +133,9 @@ class ServicePool:
                 raise ServiceError(f"the {name} service stopped answering: {exc}") from exc
 
     def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
         for _, spare in self._spares.values():
             spare.close()
         self._spares.clear()
@@ -127,6 +149,96 @@ class ServicePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def tests_signature(exercise: Exercise) -> tuple[tuple[str, int, int], ...]:
+    """The hidden tests' files as they are now (path, time, size): a kept session that collected
+    other ones is started again."""
+    found = []
+    for path in sorted(exercise.tests_dir.rglob("*")) if exercise.tests_dir.is_dir() else ():
+        if "__pycache__" in path.parts:
+            continue
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+class KeptSession:
+    """One pytest session of an exercise, kept open in a thread of its own and graded round after round.
+
+    A process that grades one exercise again and again (a batch worker, `grade watch`) paid pytest's
+    start on every grade: its configuration, plugins and fixture definitions, and the collection of the
+    hidden tests (18 ms of CPU of a 34 ms log_parsing grade). Here pytest starts and collects once; a
+    grade hands the session a round (grader.plugin.RoundLoop): the submission's copy, its own sandbox
+    and the services, and every check runs through pytest's own protocol, its fixtures set up and torn
+    down as in a session of its own. The hidden tests' modules stay imported while it lives; the pool
+    starts a new session when their files change."""
+
+    def __init__(self, exercise: Exercise) -> None:
+        from grader.plugin import GradingSession, RoundLoop
+
+        self.exercise = exercise
+        self.signature = tests_signature(exercise)
+        self.grading = GradingSession(exercise, exercise.stub_dir, {}, None)
+        self._rounds: queue.Queue[Any] = queue.Queue()
+        self._ready = threading.Event()
+        self.loop = RoundLoop(self.grading, self._rounds, self._ready)
+        self.ended = False
+        self._thread = threading.Thread(target=self._main, name=f"grader-session-{exercise.slug}", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        import pytest
+
+        from grader import plugin
+
+        try:
+            with _course_on_path(self.exercise, keep_tests=True), _plain_pytest_env():
+                pytest.main(pytest_args(self.exercise), plugins=[plugin, self.grading, self.loop])
+        finally:
+            self.ended = True
+            self.loop.usable = False
+            self._ready.set()
+            if self.loop.unfinished is not None:
+                self.loop.unfinished.done.set()
+            while True:  # a round handed over as the session ended: answered, never left waiting
+                try:
+                    job = self._rounds.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.error = job.error or "the grading session ended"
+                    job.done.set()
+
+    def usable(self) -> bool:
+        """Whether rounds can be graded here: the hidden tests collected without a problem. A session
+        that cannot be used has ended when this returns (the grade that asked runs a session of its own,
+        never two at once), and what its collection imported is forgotten."""
+        self._ready.wait()
+        if self.loop.usable and not self.ended:
+            return True
+        self.close()
+        return False
+
+    def grade(self, learner_dir: Path, services: dict[str, Service], sandbox: Sandbox | None) -> str:
+        """Run every check on this submission; "" or what stopped the round (a defect of the grader)."""
+        from grader.plugin import Round
+
+        job = Round(learner_dir, services, sandbox)
+        self._rounds.put(job)
+        job.done.wait()
+        return job.error
+
+    def close(self) -> None:
+        """End the session (its last round, if one runs, first) and forget the hidden tests' modules."""
+        if self._thread.is_alive():
+            self._rounds.put(None)
+            self._thread.join(timeout=60)
+        tests_dir = str(self.exercise.tests_dir)
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
+                del sys.modules[name]
 
 
 # A command's first grade loads hundreds of modules (pytest, boto3, moto, sqlglot): objects that live as
@@ -270,6 +382,7 @@ def grade(
     require_sandbox: bool = False,
     keep_tests: bool = False,
     final: bool = False,
+    kept: bool = False,
 ) -> Result:
     """Grade the files in `learner_dir` against the exercise's hidden tests (`trial`: how
     `grade validate --mutants` runs it: on wider data, observed, stopping at the first lost check).
@@ -280,6 +393,8 @@ def grade(
     state); by default they are forgotten, so edits to them are seen. `final`: the last grade of a
     command that ends with it (`grade run`): once its checks have run, collections are held until the
     command ends (`release_collections`), since whatever they would free dies with the process.
+    `kept`: a round of the pool's kept pytest session of the exercise (KeptSession: a process that
+    grades it again and again), for a whole grade (not a trial, `keyword` or `files`).
     """
     started = time.monotonic()
     if require_sandbox:
@@ -332,17 +447,29 @@ def grade(
 
         from grader import plugin
 
-        session = plugin.GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
-        args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
-        args += ["-k", keyword] if keyword else []
+        round_of = (pool.kept_session(exercise) if kept and trial is None and not keyword and not files and not final
+                    else None)
+        failure = ""
         try:
-            with _course_on_path(exercise, keep_tests), _plain_pytest_env(), contextlib.redirect_stdout(io.StringIO()):
+            if round_of is not None and round_of.usable():
+                session = round_of.grading
                 try:
-                    code = pytest.main(args, plugins=[plugin, session])  # the first check releases collections
+                    failure = round_of.grade(workspace, services, sandbox)
                 finally:
-                    release_collections()  # a grade that ran no check
-                    if final:  # before the hidden tests' modules are forgotten
-                        hold_collections()
+                    release_collections()
+                code = pytest.ExitCode.INTERNAL_ERROR if failure else pytest.ExitCode.OK
+            else:
+                session = plugin.GradingSession(exercise, workspace, services, sandbox, trial, files=tuple(files))
+                args = pytest_args(exercise) + (["-x"] if trial is not None and trial.stop_at_first_failure else [])
+                args += ["-k", keyword] if keyword else []
+                with (_course_on_path(exercise, keep_tests), _plain_pytest_env(),
+                      contextlib.redirect_stdout(io.StringIO())):
+                    try:
+                        code = pytest.main(args, plugins=[plugin, session])  # the first check releases collections
+                    finally:
+                        release_collections()  # a grade that ran no check
+                        if final:  # before the hidden tests' modules are forgotten
+                            hold_collections()
         finally:
             if sandbox is not None:
                 sandbox.close()  # every learner process has ended when this returns
@@ -355,6 +482,8 @@ def grade(
         error = f"no hidden tests found in {exercise.tests_dir}"
     elif code == pytest.ExitCode.NO_TESTS_COLLECTED:
         pass  # every check was left out by -k or a file target: all of them are reported as not run
+    elif failure:
+        error = f"the grading session stopped: {failure}"
     elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         error = f"pytest stopped with exit code {int(code)}"
     if error and not ungraded:  # the course's checks could not run: never the learner's failure

@@ -11,6 +11,7 @@ in cbreak mode (only when standard input is a terminal). Both feed one queue rea
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import sys
 import threading
@@ -61,7 +62,7 @@ class Watch:
     def regrade(self) -> Result:
         """Grade the exercise in hand, save the progress, show the short report."""
         assert self.current is not None
-        result = grade(self.current, self.learner_dir, self.pool, label=_label(self.learner_dir))
+        result = grade(self.current, self.learner_dir, self.pool, label=_label(self.learner_dir), kept=True)
         self.progress = Progress.load(self.workspace)  # a `grade run` meanwhile may have written it
         self.progress.record(result)
         try:
@@ -113,7 +114,10 @@ class Watch:
         threading.Thread(target=self._files, name="grade-watch-files", daemon=True).start()
         with _cbreak() if self.keys else contextlib.nullcontext():  # restored here, by the main thread
             if self.keys:
-                threading.Thread(target=self._keys, name="grade-watch-keys", daemon=True).start()
+                # the keys are read from a copy of the terminal's descriptor: while checks run, pytest's
+                # capture puts /dev/null on descriptor 0 and an object that refuses reads on sys.stdin
+                terminal = os.dup(sys.stdin.fileno())
+                threading.Thread(target=self._keys, args=(terminal,), name="grade-watch-keys", daemon=True).start()
             try:
                 return self._loop()
             finally:
@@ -164,13 +168,16 @@ class Watch:
             if not self.stop.is_set():
                 self.events.put(("error", str(exc)))
 
-    def _keys(self) -> None:
-        while not self.stop.is_set():
-            key = sys.stdin.read(1)
-            if not key:
-                return
-            if key.lower() in "hrnlq":
-                self.events.put(("key", key.lower()))
+    def _keys(self, terminal: int) -> None:
+        try:
+            while not self.stop.is_set():
+                key = os.read(terminal, 1).decode("ascii", "replace")
+                if not key:
+                    return
+                if key.lower() in "hrnlq":
+                    self.events.put(("key", key.lower()))
+        finally:
+            os.close(terminal)
 
 
 @contextlib.contextmanager
