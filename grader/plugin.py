@@ -5,7 +5,8 @@ reads(file, ...) (the learner files a check reads); markers nobody registered st
 Fixtures: submission, submissions, workspace, exercise, sql, learner_db, aws, probe, expected. The
 runner loads this module with `-p grader.plugin` and passes a `GradingSession` as a plugin object; the
 session turns each test's phases into one TestResult, and each test left out of the grade (by `-k` or
-a file target) into a TestResult with status not_run.
+a file target) into a TestResult with status not_run. `RoundLoop` is the runtest loop of a session kept
+open to grade submission after submission (runner.KeptSession).
 """
 from __future__ import annotations
 
