@@ -502,7 +502,6 @@ class GradingSession:
         return tuple(self.results[n] for n in order)
 
 
-
 @dataclass
 class Round:
     """One grade handed to a kept session: the submission's copy, its sandbox and services; `error` is
