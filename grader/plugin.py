@@ -535,7 +535,8 @@ class RoundLoop:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
-        if session.testsfailed or self.grading.problems or not session.items:
+        stashes = _stashes(session)
+        if session.testsfailed or self.grading.problems or not session.items or stashes is None:
             self.ready.set()
             return True
         self.usable = self.collected = True
@@ -547,6 +548,8 @@ class RoundLoop:
             if job is None:
                 return True
             try:
+                for stash, before in stashes:  # what a grade's checks stored (a cache of its outcomes) is gone
+                    stash._storage = dict(before)
                 self.grading.begin_round(job.learner_dir, job.services, job.sandbox)
                 for index, item in enumerate(items):
                     following = items[index + 1] if index + 1 < len(items) else None
@@ -556,7 +559,40 @@ class RoundLoop:
                 job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 self.unfinished = job  # answered once the session has ended, every fixture torn down
                 return True
+            _remove_temporary_folders(session)
             job.done.set()
+
+
+def _stashes(session: pytest.Session) -> list[tuple[Any, dict[Any, Any]]] | None:
+    """Every stash a check can reach (the config's, the session's, each collector's and check's) with
+    what it holds before the first round: a round starts from that, as a session of its own would,
+    whatever the hidden tests kept there (vpc_networking keeps each network's outcome in the session's).
+    None where pytest keeps a stash otherwise than this reads (a round then cannot start clean)."""
+    nodes: list[Any] = [session.config, session]
+    seen = {id(session)}
+    for item in session.items:
+        for node in item.listchain():
+            if id(node) not in seen:
+                seen.add(id(node))
+                nodes.append(node)
+    found = []
+    for node in nodes:
+        storage = getattr(getattr(node, "stash", None), "_storage", None)
+        if not isinstance(storage, dict):
+            return None
+        found.append((node.stash, dict(storage)))
+    return found
+
+
+def _remove_temporary_folders(session: pytest.Session) -> None:
+    """The folders the round's checks got from tmp_path go with the round: pytest keeps those of its
+    last three sessions, and a kept session would gather one per check and round."""
+    import shutil
+
+    base = getattr(getattr(session.config, "_tmp_path_factory", None), "_basetemp", None)
+    if isinstance(base, Path) and base.is_dir():
+        for folder in base.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _release_stdin(session: pytest.Session) -> None:

@@ -83,6 +83,59 @@ def test_every_fixture_is_set_up_anew_for_each_round(make_course, tmp_path: Path
     assert results[1].tests[0].output == "echo changes the text"  # not what the first round's fixtures kept
 
 
+STASHED = '''
+import pytest
+
+OUTCOME = pytest.StashKey[str]()
+
+
+@pytest.mark.parametrize("where", ["session", "config", "node", "module"])
+def test_an_outcome_kept_in_a_stash_is_this_submissions(where, submission, request):
+    """what a check keeps in a stash belongs to this grade"""
+    node = {"session": request.session, "config": request.config, "node": request.node,
+            "module": request.node.parent}[where]
+    echoed = node.stash.setdefault(OUTCOME, submission.echo("x"))
+    assert echoed == "x", f"echo('x') returned {echoed!r}"
+'''
+
+
+def test_what_checks_keep_in_a_stash_is_gone_in_the_next_round(make_course, tmp_path: Path) -> None:
+    """Hidden tests may keep a grade's outcomes in a stash (vpc_networking keeps each network's in the
+    session's): each round starts with what the stashes held before the first one."""
+    root = make_course(hidden=STASHED)
+    exercise = demo(root)
+    with ServicePool(spare_workers=True) as pool:
+        results = [grade(exercise, write_submission(tmp_path / name, text), pool, kept=True)
+                   for name, text in (("right", SOLUTION), ("wrong", WRONG), ("right2", SOLUTION))]
+    assert [r.score for r in results] == [4.0, 0.0, 4.0]
+    assert {t.output for t in results[1].tests} == {"echo('x') returned 'X'"}
+
+
+TEMPORARY = '''
+import os
+
+
+def test_writes_a_temporary_file(submission, tmp_path):
+    """a check that writes in its tmp_path"""
+    (tmp_path / "made.txt").write_text(submission.echo("x"))
+    with open(os.environ["GRADER_TEST_SEEN"], "a") as seen:
+        seen.write(f"{tmp_path}\\n")
+'''
+
+
+def test_the_temporary_folders_of_a_round_go_with_it(make_course, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_course(hidden=TEMPORARY, points=1)
+    exercise = demo(root)
+    seen = tmp_path / "seen.txt"
+    monkeypatch.setenv("GRADER_TEST_SEEN", str(seen))
+    with ServicePool(spare_workers=True) as pool:
+        for round_ in range(3):
+            assert grade(exercise, write_submission(tmp_path / f"s{round_}", SOLUTION), pool, kept=True).score == 1.0
+    folders = [Path(line) for line in seen.read_text().splitlines()]
+    assert len(folders) == 3 and not any(folder.exists() for folder in folders)
+
+
 def test_a_changed_hidden_test_starts_a_new_session(make_course, tmp_path: Path) -> None:
     root = make_course()
     exercise = demo(root)
@@ -147,9 +200,10 @@ def test_a_grade_with_a_keyword_or_a_file_runs_a_session_of_its_own(make_course,
     assert [t.status.value for t in some.tests] == ["not_run", "passed", "not_run"]
 
 
-@pytest.mark.parametrize("slug", ["log_parsing", "sql_joins"])
+@pytest.mark.parametrize("slug", ["log_parsing", "sql_joins", "vpc_networking"])
 def test_rounds_of_a_real_exercise_match_its_plain_grades(slug: str, course_root: Path, tmp_path: Path) -> None:
-    """The reference solution and the stub of a course exercise, graded twice each in rounds."""
+    """The reference solution and the stub of a course exercise, graded twice each in rounds
+    (vpc_networking keeps each network's outcome in the session's stash)."""
     exercise = catalog.load(course_root, slug)
     folders = []
     for kind, source in (("solution", exercise.solution_dir), ("stub", exercise.stub_dir)):
