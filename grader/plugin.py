@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import gc
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
@@ -511,11 +512,7 @@ class Round:
     services: dict[str, Service]
     sandbox: Sandbox | None
     error: str = ""
-
-    def __post_init__(self) -> None:
-        import threading
-
-        self.done = threading.Event()
+    done: threading.Event = field(default_factory=threading.Event)  # set once the round is over
 
 
 class RoundLoop:
@@ -523,13 +520,12 @@ class RoundLoop:
     each round runs every collected check through pytest's own protocol, the last one with no next item,
     so that every fixture, session scope included, is torn down as at the end of a session. A session
     whose collection went wrong (a hidden test that cannot be imported, an unknown marker) runs no round:
-    `usable` stays False and grades go the ordinary way, which reports what is wrong."""
+    `collected` stays False and grades go the ordinary way, which reports what is wrong."""
 
     def __init__(self, grading: GradingSession, rounds: Any, ready: Any) -> None:
         self.grading = grading
         self.rounds = rounds  # a queue.Queue of Round, None to end the session
         self.ready = ready  # a threading.Event, set once collection is over
-        self.usable = False
         self.collected = False  # the hidden tests collected without a problem
         self.unfinished: Round | None = None  # the round that stopped the session
 
@@ -539,7 +535,7 @@ class RoundLoop:
         if session.testsfailed or self.grading.problems or not session.items or stashes is None:
             self.ready.set()
             return True
-        self.usable = self.collected = True
+        self.collected = True
         self.ready.set()
         items = session.items
         while True:
@@ -555,7 +551,6 @@ class RoundLoop:
                     following = items[index + 1] if index + 1 < len(items) else None
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
             except BaseException as exc:  # a defect: this session ends, the next grade starts another
-                self.usable = False
                 job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 self.unfinished = job  # answered once the session has ended, every fixture torn down
                 return True

@@ -198,7 +198,6 @@ class KeptSession:
                 pytest.main(pytest_args(self.exercise), plugins=[plugin, self.grading, self.loop])
         finally:
             self.ended = True
-            self.loop.usable = False
             self._ready.set()
             if self.loop.unfinished is not None:
                 self.loop.unfinished.done.set()
@@ -216,7 +215,7 @@ class KeptSession:
         that cannot be used has ended when this returns (the grade that asked runs a session of its own,
         never two at once), and what its collection imported is forgotten."""
         self._ready.wait()
-        if self.loop.usable and not self.ended:
+        if self.loop.collected and not self.ended:
             return True
         self.close()
         return False
@@ -235,10 +234,7 @@ class KeptSession:
         if self._thread.is_alive():
             self._rounds.put(None)
             self._thread.join(timeout=60)
-        tests_dir = str(self.exercise.tests_dir)
-        for name, module in list(sys.modules.items()):
-            if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
-                del sys.modules[name]
+        _forget_tests(self.exercise)
 
 
 # A command's first grade loads hundreds of modules (pytest, boto3, moto, sqlglot): objects that live as
@@ -280,18 +276,22 @@ def _course_on_path(exercise: Exercise, keep_tests: bool = False) -> Iterator[No
     added = entry not in sys.path
     if added:
         sys.path.insert(0, entry)
-    tests_dir = str(exercise.tests_dir)
     try:
         yield
     finally:
         if added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(entry)
-        if keep_tests:
-            return
-        for name, module in list(sys.modules.items()):
-            if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
-                del sys.modules[name]
+        if not keep_tests:
+            _forget_tests(exercise)
+
+
+def _forget_tests(exercise: Exercise) -> None:
+    """Forget the hidden tests' modules: the next grade imports its own test files."""
+    tests_dir = str(exercise.tests_dir)
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(tests_dir):
+            del sys.modules[name]
 
 
 # what pytest reads from the environment: a CI's PYTEST_ADDOPTS or an installed plugin (pytest-randomly
