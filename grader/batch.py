@@ -557,7 +557,12 @@ def _ctrl_c_after() -> Iterator[None]:
 
 
 def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> Outcome:
-    """The worker's Outcome, or what a dead worker or a cancelled task amounts to."""
+    """The worker's Outcome, or what a dead worker or a cancelled task amounts to.
+
+    Only a task that failed (status "error") is this submission's trouble. A task that finished, or
+    was lost, but whose result cannot be fetched means the cluster went away: that raises
+    CancelledError like a cancelled task, and the submission is graded on the next run.
+    """
     from distributed import KilledWorker
 
     label = f"{submission.student}/{submission.exercise}"
@@ -574,5 +579,7 @@ def _outcome(future: Any, submission: Submission, exercise: Exercise | None) -> 
     except CancelledError:
         raise
     except Exception as exc:
+        if future.status != "error":  # the task did not fail: the client lost the cluster fetching it
+            raise CancelledError(f"fetching the result failed: {type(exc).__name__}: {exc}") from exc
         reason = f"the grader failed: {type(exc).__name__}: {exc}"
         return Outcome(UNGRADED, _empty_result(exercise, submission.exercise, label, reason, ungraded=True), reason)

@@ -7,14 +7,17 @@ import shutil
 import signal
 import sys
 import textwrap
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from distributed.comm.core import CommClosedError
 
 from fixtures import classroom
 from grader import catalog
-from grader.batch import (FAILED, GRADED, Listener, Submission, WarmGrader, content_hash, grade_batch, plan)
+from grader.batch import (FAILED, GRADED, UNGRADED, Listener, Submission, WarmGrader, _outcome, content_hash,
+                          grade_batch, plan)
 from grader.gradebook import Gradebook
 from grader.runner import ServicePool, grade
 from grader.services import ServiceOptions
@@ -319,3 +322,29 @@ def test_ctrl_c_while_a_result_is_recorded_leaves_summary_and_gradebook_agreeing
         recorded = list(book.attempts())
     assert summary.interrupted
     assert len(recorded) == summary.finished == 1
+
+
+class FetchedFuture:
+    """A future as the client holds it: the task's status, and what fetching its result raises."""
+
+    def __init__(self, status: str, error: Exception) -> None:
+        self.status, self.error = status, error
+
+    def result(self) -> None:
+        raise self.error
+
+
+def test_a_result_lost_in_fetching_is_the_clusters_loss_never_the_submissions() -> None:
+    submission = submission_of("ann", "demo", {"demo.py": "x = 1\n"})
+    # the task finished but the scheduler died before its result reached the client
+    reset = CommClosedError("in <TCP (closed) ConnectionPool.gather>: ConnectionResetError: [Errno 104]")
+    with pytest.raises(CancelledError, match="fetching the result failed: CommClosedError"):
+        _outcome(FetchedFuture("finished", reset), submission, None)
+    with pytest.raises(CancelledError):
+        _outcome(FetchedFuture("lost", ConnectionResetError(104, "Connection reset by peer")), submission, None)
+    # the task itself raised: that submission is left ungraded, with the reason
+    outcome = _outcome(FetchedFuture("error", ConnectionResetError(104, "Connection reset by peer")),
+                       submission, None)
+    assert outcome.status == UNGRADED
+    assert outcome.reason == "the grader failed: ConnectionResetError: [Errno 104] Connection reset by peer"
+    assert outcome.result.ungraded and outcome.result.score == 0
