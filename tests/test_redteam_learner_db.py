@@ -383,6 +383,7 @@ def test_sqlite_grader_files_are_in_memory_and_gone_with_the_service_or_its_proc
     disk.mkdir()
     monkeypatch.setattr(module, "SHM", str(memory))
     monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))  # kept translations of trusted queries
     monkeypatch.setattr(sandbox, "_reaped", set())
     dead = subprocess.Popen(["true"])
     dead.wait()

@@ -300,3 +300,56 @@ def test_a_sql_joins_grade_runs_each_query_once_per_database(monkeypatch: pytest
         result = grade(exercise, ROOT / "solutions" / "sql_joins", pool)
     assert result.score == result.max_score
     assert len(runs) == len(set(runs)) == 6 * len(INSTANCES), sorted(runs)
+
+
+# -- the parser loads only when SQL needs it ---------------------------------------------------------
+
+def _run_python(code: str, cache: Path) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "GRADER_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+TRUSTED = """
+import sys
+from grader.services.sql import sqlite
+print(sqlite._trusted_for_sqlite("SELECT DATEDIFF(d, '2024-01-01') AS days, YEAR(d) FROM t"))
+print("sqlglot" in sys.modules)
+"""
+
+
+def test_learner_db_and_the_package_load_no_sql_parser(tmp_path: Path) -> None:
+    out = _run_python("import sys, grader.services.sql, grader.services.sql.learner_db\n"
+                      "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlglot'))", tmp_path)
+    assert out.strip() == "[]"
+
+
+def test_a_trusted_translation_is_kept_for_the_next_process_which_loads_no_parser(tmp_path: Path) -> None:
+    first = _run_python(TRUSTED, tmp_path).splitlines()
+    assert first[0].startswith("SELECT CAST(JULIANDAY(DATE(d)) - JULIANDAY(DATE('2024-01-01')) AS INTEGER) AS days")
+    assert first[1] == "True"  # translated: the parser loaded
+    again = _run_python(TRUSTED, tmp_path).splitlines()
+    assert again == [first[0], "False"]  # read back from the cache folder
+    # a kept file that does not match its digest is never read: translated again, and right
+    kept, = tmp_path.glob("trusted-sqlite-*.marshal")
+    import marshal
+
+    kept.write_bytes(marshal.dumps({"SELECT DATEDIFF(d, '2024-01-01') AS days, YEAR(d) FROM t": "DROP TABLE t"}))
+    assert _run_python(TRUSTED, tmp_path).splitlines() == [first[0], "True"]
+
+
+def test_learner_sql_is_never_kept(tmp_path: Path) -> None:
+    out = _run_python("""
+import marshal
+from grader.services.sql import sqlite
+from fixtures.rentio import PUBLIC
+backend = sqlite.SqliteBackend()
+backend.start()
+print(backend.query(PUBLIC, "SELECT COUNT(*) FROM film WHERE YEAR(last_update) > 2000", timeout=5, filename="q.sql").rows)
+print(sorted(sqlite._read_trusted()))
+""", tmp_path).splitlines()
+    assert out[1] == "[]"

@@ -13,36 +13,75 @@ in memory so that they count against it), the time of a query and of a whole scr
 bytes of a result, which are fetched a batch at a time (on MySQL through an unbuffered cursor) and
 stop at the cap. Going over a limit is a graded failure with a message for the learner (`OverLimit`).
 
-One module per concern: `policy` (parsing learner SQL, what is refused, the limits, the errors),
-`dialect` (MySQL on SQLite), `sqlite` (the embedded backend), `mysql` (the MySQL backend and its
-templates), `learner_db` (the learner_db service: a database learner code connects to itself, and the
-MySQL protocol guard in front of it; not imported here). This module holds the service and re-exports the names the grader, hidden tests and
-fixtures import from `grader.services.sql`. Tunable constants (ORPHAN_AGE, COPY_WORKERS, ...) are
-not re-exported: a test that changes one patches the module that reads it.
+One module per concern: `results` (the limits, the errors, a result read up to the caps: no
+parser), `policy` (parsing learner SQL and what is refused, with sqlglot), `dialect` (MySQL on
+SQLite), `functions` (the MySQL functions SQLite lacks), `sqlite` (the embedded backend), `mysql`
+(the MySQL backend and its templates), `learner_db` (the learner_db service: a database learner code
+connects to itself, and the MySQL protocol guard in front of it). This module holds the service and
+re-exports the names the grader, hidden tests and fixtures import from `grader.services.sql`, each
+loaded from its module on first use: learner_db, which runs only trusted queries, never loads the
+parser for a package import. Tunable constants (ORPHAN_AGE, COPY_WORKERS, ...) are not re-exported:
+a test that changes one patches the module that reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from grader.services import ServiceOptions
-from grader.services.cache import cache_dir
-from grader.services.sql.dialect import MySQLOnSQLite, to_sqlite
-from grader.services.sql.mysql import (
-    LEARNER_SQL_MODE, MARIADB_SQL_MODE, TEMPLATE_MARKER, MysqlBackend, MysqlSession, MysqlUrl, TemplateDamaged,
-    copy_groups, drop_templates, mysql_load, template_name,
-)
-from grader.services.sql.policy import (
-    CHECKING, FORBIDDEN_FUNCTIONS, FORBIDDEN_WORDS, MAX_NESTING, MAX_RESULT_BYTES, MAX_ROWS, MAX_SQL_BYTES,
-    MAX_STATEMENTS, EmptyQuery, NotAllowed, OverLimit, QueryFailed, QueryResult, QueryTimeout, SqlError, SqlInstance,
-    Statement, UnsupportedFunction, parse_learner_sql, parse_select, portable, read_learner_sql, split_statements,
-)
-from grader.services.sql.sqlite import (
-    MYSQL_HINT, SQLITE_HEAP_LIMIT, SQLITE_LIMITS, SqliteBackend, SqliteSession, load_sqlite, protect_sqlite,
-    sqlite_bytes, sqlite_file,
-)
+from grader.services.sql.results import SqlError
+
+if TYPE_CHECKING:  # loaded on first use (__getattr__ below)
+    from grader.services.cache import cache_dir
+    from grader.services.sql.dialect import MySQLOnSQLite, to_sqlite
+    from grader.services.sql.mysql import (
+        LEARNER_SQL_MODE, MARIADB_SQL_MODE, TEMPLATE_MARKER, MysqlBackend, MysqlSession, MysqlUrl, TemplateDamaged,
+        copy_groups, drop_templates, mysql_load, template_name,
+    )
+    from grader.services.sql.policy import (
+        FORBIDDEN_FUNCTIONS, FORBIDDEN_WORDS, Statement, parse_learner_sql, parse_select, split_statements,
+    )
+    from grader.services.sql.results import (
+        CHECKING, MAX_NESTING, MAX_RESULT_BYTES, MAX_ROWS, MAX_SQL_BYTES, MAX_STATEMENTS, EmptyQuery, NotAllowed,
+        OverLimit, QueryFailed, QueryResult, QueryTimeout, SqlInstance, UnsupportedFunction, portable,
+        read_learner_sql,
+    )
+    from grader.services.sql.sqlite import (
+        MYSQL_HINT, SQLITE_HEAP_LIMIT, SQLITE_LIMITS, SqliteBackend, SqliteSession, load_sqlite, protect_sqlite,
+        sqlite_bytes, sqlite_file,
+    )
+
+_HOMES = {  # where each re-exported name lives
+    "grader.services.cache": ("cache_dir",),
+    "grader.services.sql.dialect": ("MySQLOnSQLite", "to_sqlite"),
+    "grader.services.sql.mysql": (
+        "LEARNER_SQL_MODE", "MARIADB_SQL_MODE", "TEMPLATE_MARKER", "MysqlBackend", "MysqlSession", "MysqlUrl",
+        "TemplateDamaged", "copy_groups", "drop_templates", "mysql_load", "template_name"),
+    "grader.services.sql.policy": (
+        "FORBIDDEN_FUNCTIONS", "FORBIDDEN_WORDS", "Statement", "parse_learner_sql", "parse_select", "split_statements"),
+    "grader.services.sql.results": (
+        "CHECKING", "MAX_NESTING", "MAX_RESULT_BYTES", "MAX_ROWS", "MAX_SQL_BYTES", "MAX_STATEMENTS", "EmptyQuery",
+        "NotAllowed", "OverLimit", "QueryFailed", "QueryResult", "QueryTimeout", "SqlInstance", "UnsupportedFunction",
+        "portable", "read_learner_sql"),
+    "grader.services.sql.sqlite": (
+        "MYSQL_HINT", "SQLITE_HEAP_LIMIT", "SQLITE_LIMITS", "SqliteBackend", "SqliteSession", "load_sqlite",
+        "protect_sqlite", "sqlite_bytes", "sqlite_file"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A re-exported name, from its module (imported now, once)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHECKING", "DEFAULT_TIMEOUT", "FORBIDDEN_FUNCTIONS", "FORBIDDEN_WORDS", "LEARNER_SQL_MODE", "MARIADB_SQL_MODE",
@@ -67,7 +106,14 @@ class SqlService:
     _impl: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self._impl = MysqlBackend(self.url) if self.url else SqliteBackend()
+        if self.url:
+            from grader.services.sql.mysql import MysqlBackend
+
+            self._impl = MysqlBackend(self.url)
+        else:
+            from grader.services.sql.sqlite import SqliteBackend
+
+            self._impl = SqliteBackend()
 
     @property
     def backend(self) -> str:

@@ -45,7 +45,7 @@ from grader.sandbox import scratch_folder
 from grader.sandbox.channel import Bridge
 from grader.services import ServiceOptions
 from grader.services.sql.mysql import MysqlBackend, MysqlSession
-from grader.services.sql.policy import QueryResult, SqlError, SqlInstance
+from grader.services.sql.results import QueryResult, SqlError, SqlInstance
 from grader.services.sql.sqlite import SqliteSession, load_sqlite, protect_sqlite
 
 URL_ENV = "LEARNER_DB_URL"

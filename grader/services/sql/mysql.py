@@ -20,9 +20,9 @@ from urllib.parse import unquote, urlsplit
 
 from grader.errors import ServiceError
 from grader.services.cache import cache_dir, read_verified, write_verified
-from grader.services.sql.policy import (
+from grader.services.sql.results import (  # the parser (policy.py) loads with the first learner SQL
     CHECKING, JOINS_ADVICE, TABLES_ADVICE, NotAllowed, OverLimit, QueryFailed, QueryResult, QueryTimeout, SqlError,
-    SqlInstance, _describe, _fetch, _timed_out, parse_learner_sql, parse_select,
+    SqlInstance, _describe, _fetch, _timed_out,
 )
 
 LEARNER_SQL_MODE = (
@@ -277,6 +277,8 @@ class MysqlSession:
 
     def run_script(self, text: str, *, filename: str) -> None:
         """Run learner SQL (several statements) as the learner's user, all of it within the timeout."""
+        from grader.services.sql.policy import parse_learner_sql
+
         statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
         conn = self._backend.learner_connection(self.database, self.timeout)
         deadline = time.monotonic() + self.timeout
@@ -613,6 +615,8 @@ class MysqlBackend:
             return self.execute_limited(self._admin, text, timeout, CHECKING, what="the grader's query", trusted=True)
 
     def query(self, instance: SqlInstance, text: str, *, timeout: float, filename: str) -> QueryResult:
+        from grader.services.sql.policy import parse_select
+
         statement = parse_select(text, filename)
         conn = self.learner_connection(self._database(instance), timeout)
         try:

@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import importlib.util
+import marshal
+import os
 import re
 import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-
-import sqlglot
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from grader.errors import ServiceError
 from grader.services.cache import cache_dir, private_scratch, read_verified, write_verified
-from grader.services.sql.dialect import SQLITE_FUNCTIONS, to_sqlite
-from grader.services.sql.policy import (
-    CHECKING, TABLES_ADVICE, NotAllowed, OverLimit, QueryFailed, QueryResult, SqlError, SqlInstance, Statement,
-    UnsupportedFunction, _describe, _fetch, _timed_out, parse_learner_sql, parse_select,
+from grader.services.sql.functions import SQLITE_FUNCTIONS
+from grader.services.sql.results import (
+    CHECKING, TABLES_ADVICE, NotAllowed, OverLimit, QueryFailed, QueryResult, SqlError, SqlInstance,
+    UnsupportedFunction, _describe, _fetch, _timed_out,
 )
+
+if TYPE_CHECKING:
+    from grader.services.sql.policy import Statement
+
+# The parser (sqlglot, about 0.1 s to import) loads with the first learner SQL or the first trusted query
+# no earlier grade translated: a grade that runs only trusted queries it has met before (learner_db's)
+# never loads it.
 
 # SQLite's own limits on the connections that run learner SQL (Connection.setlimit, Python 3.11+)
 SQLITE_LIMITS = {
@@ -196,19 +205,82 @@ def _sqlite_error(exc: sqlite3.Error, filename: str, timeout: float, what: str =
 @functools.lru_cache(maxsize=256)
 def _select_for_sqlite(text: str, filename: str) -> str:
     """A learner's SELECT as SQLite runs it, remembered like parse_select."""
+    from grader.services.sql.policy import parse_select
+
     return _translate(parse_select(text, filename), filename)
 
 
-@functools.lru_cache(maxsize=256)
+TRUSTED_KEPT = 4096  # trusted queries whose translation the cache folder keeps; more are translated each time
+_trusted: dict[str, str] | None = None  # this process's: a query's text -> its SQLite text
+_trusted_lock = threading.Lock()
+
+
 def _trusted_for_sqlite(text: str) -> str:
     """A trusted query (the grader's own SQL, MySQL dialect) as SQLite runs it, remembered: the hidden tests
-    of an exercise send the same few queries hundreds of times. Never for learner SQL, which goes through
-    parse_learner_sql's checks on every call."""
-    return to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql")))
+    of an exercise send the same few queries hundreds of times, and every grade of it the same ones. So
+    the translations are kept in the cache folder too (`_trusted_file`), under a digest of the code that
+    translates them, and a later process reads them instead of loading the parser. Never for learner
+    SQL, which goes through parse_learner_sql's checks on every call and is never kept."""
+    global _trusted
+    known = _trusted
+    if known is None:
+        known = _trusted = _read_trusted()
+    sql = known.get(text)
+    if sql is None:
+        import sqlglot
+
+        from grader.services.sql.dialect import to_sqlite
+        from grader.services.sql.policy import Statement
+
+        sql = to_sqlite(Statement(text, sqlglot.parse_one(text, read="mysql")))
+        with _trusted_lock:
+            if len(known) < TRUSTED_KEPT:
+                known[text] = sql
+                _write_trusted(dict(known))
+    return sql
+
+
+def _trusted_file() -> Path | None:
+    """Where the translations of trusted queries are kept: named for the files of the translating code
+    (dialect.py, sqlglot's own; their sizes and times) and of the Python that wrote them, so another
+    translator never reads them. None without a cache folder."""
+    try:
+        spec = importlib.util.find_spec("sqlglot")
+        sources = [Path(__file__).with_name("dialect.py"), Path(__file__).with_name("policy.py"),
+                   Path(spec.origin if spec and spec.origin else "")]
+        key = "|".join(f"{os.path.abspath(f)}|{os.stat(f).st_size}|{os.stat(f).st_mtime_ns}" for f in sources)
+        key += f"|{sys.version_info[:2]}|marshal {marshal.version}"
+        return cache_dir() / f"trusted-sqlite-{hashlib.sha256(key.encode()).hexdigest()[:20]}.marshal"
+    except (OSError, ServiceError, ValueError):
+        return None
+
+
+def _read_trusted() -> dict[str, str]:
+    """The kept translations (verified by their digest, as every file of the cache folder), or none."""
+    path = _trusted_file()
+    data = read_verified(path) if path else None
+    try:
+        kept = marshal.loads(data) if data else {}
+    except (EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(kept, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in kept.items()):
+        return {}
+    return kept
+
+
+def _write_trusted(known: dict[str, str]) -> None:
+    path = _trusted_file()
+    if path is not None:
+        with contextlib.suppress(OSError, ServiceError):
+            write_verified(path, marshal.dumps(known))
 
 
 def _translate(statement: Statement, filename: str) -> str:
     """The statement as SQLite runs it; raises SqlError when it cannot be translated."""
+    import sqlglot
+
+    from grader.services.sql.dialect import to_sqlite
+
     try:
         return to_sqlite(statement)
     except sqlglot.errors.SqlglotError as exc:
@@ -245,6 +317,8 @@ class SqliteSession:
 
     def run_script(self, text: str, *, filename: str) -> None:
         """Run learner SQL (several statements) with the exercise's safety rules, all of it within the timeout."""
+        from grader.services.sql.policy import parse_learner_sql
+
         statements = parse_learner_sql(text, filename=filename, writes=True, protected=self.protected)
         self.conn.set_authorizer(_authorizer(True, frozenset(p.lower() for p in self.protected)))
         deadline = time.thread_time() + self.timeout
