@@ -5,9 +5,7 @@ Checkers are imported on first use, so `import grader` stays light.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from grader.lazy import exports
 from grader.sandbox import SubmissionError, SubmissionTimeout
 
 _LAZY = {
@@ -50,10 +48,4 @@ _LAZY = {
 __all__ = ["SubmissionError", "SubmissionTimeout", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _LAZY, globals())

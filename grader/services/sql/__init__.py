@@ -27,10 +27,10 @@ a test that changes one patches the module that reads it.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from grader.lazy import exports
 from grader.services import ServiceOptions
 from grader.services.sql.results import SqlError
 
@@ -70,17 +70,7 @@ _HOMES = {  # where each re-exported name lives
         "MYSQL_HINT", "SQLITE_HEAP_LIMIT", "SQLITE_LIMITS", "SqliteBackend", "SqliteSession", "load_sqlite",
         "protect_sqlite", "sqlite_bytes", "sqlite_file"),
 }
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    """A re-exported name, from its module (imported now, once)."""
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, {name: module for module, names in _HOMES.items() for name in names}, globals())
 
 
 __all__ = [
