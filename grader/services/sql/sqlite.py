@@ -242,8 +242,8 @@ def _trusted_for_sqlite(text: str) -> str:
 
 def _trusted_file() -> Path | None:
     """Where the translations of trusted queries are kept: named for the files of the translating code
-    (dialect.py, sqlglot's own; their sizes and times) and of the Python that wrote them, so another
-    translator never reads them. None without a cache folder."""
+    (dialect.py, policy.py, sqlglot's __init__.py: their paths, sizes and times) and for the Python that
+    wrote them, so another translator never reads them. None without a cache folder."""
     try:
         spec = importlib.util.find_spec("sqlglot")
         sources = [Path(__file__).with_name("dialect.py"), Path(__file__).with_name("policy.py"),
