@@ -461,7 +461,8 @@ def watch_command(slug: str | None, path: Path | None, course: Path | None, mysq
 @click.option("--json", "as_json", is_flag=True, help="With --mutants: print the results as JSON (for CI).")
 @click.option("--repeat", type=click.IntRange(min=1), default=None,
               help="With --mutants: grade the solution and each sampled mutant whole N times; a check whose "
-                   "result changes between them fails the exercise (unsteady). [default: 1, no repeat]")
+                   "status, score or feedback changes between them fails the exercise (unsteady). "
+                   "[default: 1, no repeat]")
 @handle_errors
 def validate_command(slugs: tuple[str, ...], course: Path | None, mysql_url: str | None, aws_endpoint: str | None,
                      services_mode: str, mutants: bool, threshold: float, cap: int | None, seed: int | None,

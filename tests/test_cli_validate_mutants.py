@@ -95,6 +95,23 @@ def test_repeat_finds_a_check_whose_result_changes_from_one_grade_to_the_next(tm
     assert "Unsteady" in out and "each graded whole 2 times" in out
 
 
+WORDY = UNSTEADY.replace('assert runs % 2 == 0, "a check that depends on how many times it ran"', "").replace(
+    '"size(3) should be \'small\'"', 'f"size(3) should be \'small\' (run {runs})"').replace(
+    "size of a small number [every other run fails]", "size of a small number [feedback names the run]")
+
+
+def test_repeat_finds_a_check_whose_feedback_changes_though_its_score_does_not(tmp_path: Path, in_course) -> None:
+    hidden = WORDY.replace("COUNTER_PATH", repr(str(tmp_path / "runs")))
+    assert "(run {runs})" in hidden and "runs % 2" not in hidden
+    in_course(build(tmp_path / "course", hidden=hidden))
+    code, out, _ = validate("--mutants", "--repeat", "2", "--max-mutants", "0", "--threshold", "0", "--json")
+    assert code == 1, out
+    [demo] = json.loads(out)["exercises"]
+    assert demo["unsteady"], demo
+    assert {u["what"] for u in demo["unsteady"]} != {"the solution"}  # mutants that fail it, with the run named
+    assert all(u["checks"] == ["size of a small number [feedback names the run]"] for u in demo["unsteady"])
+
+
 def test_repeat_passes_checks_that_end_alike_every_time(tmp_path: Path, in_course) -> None:
     in_course(build(tmp_path))
     code, out, _ = validate("--mutants", "--repeat", "2", "--json", "--threshold", "62.5", "--max-mutants", "0")

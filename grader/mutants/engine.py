@@ -264,8 +264,10 @@ def _unsteady(exercise: Exercise, workspace: _Workspace, pool: ServicePool, muta
 
 
 def _changed_checks(results: list[Result]) -> tuple[str, ...]:
-    """The checks whose status or score differs among `results`; "(the grade)" when its error did."""
-    outcomes = [{test.name: (test.status.name, test.score) for test in result.tests} for result in results]
+    """The checks whose status, score or feedback differs among `results` (the same submission gets the same
+    words too); "(the grade)" when its error did."""
+    outcomes = [{test.name: (test.status.name, test.score, test.output) for test in result.tests}
+                for result in results]
     names = list(dict.fromkeys(name for outcome in outcomes for name in outcome))
     changed = [name for name in names if len({outcome.get(name) for outcome in outcomes}) > 1]
     if len({(result.error, result.ungraded) for result in results}) > 1:
