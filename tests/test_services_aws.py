@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -702,6 +703,75 @@ def test_timestamps_moto_writes_are_botocores_own(moto_service: AwsService) -> N
     moto_service.put_objects("stamps", {f"k{n}": b"x" for n in range(3)})
     listed = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket="stamps")["Contents"]}
     assert listed == {key: s3.head_object(Bucket="stamps", Key=key)["LastModified"] for key in listed}
+
+
+def test_replies_are_what_motos_serializer_writes_with_names_worked_out_each_time(
+        aws: AwsService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's serializer works out which names to try for a reply's members once per class, member and
+    shape: a lab network's EC2 descriptions, an S3 listing with metadata, SQS and Kinesis replies are
+    the same bytes as with the names worked out for every member."""
+    from fixtures import network_scenarios as scenarios
+
+    aws.warm(["ec2", "elbv2", "rds", "s3", "sqs", "kinesis"])
+    aws.reset()
+    import moto.core.serialize as serialize
+
+    if not hasattr(serialize, "AttributePicker"):
+        pytest.skip("this moto's serializer has no attribute picker to work names out with")
+    quick = serialize.AttributePicker.__call__
+    assert getattr(quick, "remembered", False)
+    built = scenarios.build(aws.client, scenarios.GRADING_SEEDS[1])
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="names")
+    for n in range(3):
+        s3.put_object(Bucket="names", Key=f"a/{n}.json", Body=b"{}", ContentType="application/json",
+                      Metadata={"rows": str(n)})
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="names.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="b", MessageGroupId="g", MessageDeduplicationId="d")
+    kinesis = aws.client("kinesis")
+    kinesis.create_stream(StreamName="names", ShardCount=2)
+    kinesis.put_record(StreamName="names", Data=b"x", PartitionKey="k")
+    ec2 = aws.client("ec2")
+    ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)  # no tags: a reply transformer's case
+    calls: list[tuple[Any, str, dict[str, Any]]] = [
+        (ec2, name, {}) for name in ("describe_vpcs", "describe_subnets", "describe_route_tables",
+                                     "describe_network_acls", "describe_security_groups",
+                                     "describe_internet_gateways", "describe_nat_gateways", "describe_instances",
+                                     "describe_network_interfaces")]
+    calls += [(aws.client("elbv2"), "describe_load_balancers", {}), (aws.client("rds"), "describe_db_instances", {}),
+              (s3, "list_objects_v2", {"Bucket": "names", "Delimiter": "/"}),
+              (s3, "list_objects_v2", {"Bucket": "names", "Prefix": "a/"}),
+              (sqs, "get_queue_attributes", {"QueueUrl": url, "AttributeNames": ["All"]}),
+              (kinesis, "describe_stream", {"StreamName": "names"}), (kinesis, "list_shards", {"StreamName": "names"})]
+
+    bodies: list[bytes] = []
+
+    def keep(http_response: Any, **_: Any) -> None:
+        bodies.append(http_response.content)
+
+    clients = {id(c): c for c, _, _ in calls}.values()  # the grader's clients: shared with other tests
+    # what differs from one reply to the next whatever the serializer: request ids, RDS's "now"
+    ids = re.compile(rb"(<RequestId>|<requestId>|\"RequestId\": ?\"|<LatestRestorableTime>)[^<\"]*")
+
+    def replies() -> list[bytes]:
+        bodies.clear()
+        for client, name, kwargs in calls:
+            getattr(client, name)(**kwargs)
+        return [ids.sub(rb"\1-", body) for body in bodies]
+
+    for client in clients:
+        client.meta.events.register("after-call", keep)
+    try:
+        quickly, again = replies(), replies()
+        monkeypatch.setattr(serialize.AttributePicker, "__call__", quick.original)
+        slowly = replies()
+    finally:
+        for client in clients:
+            client.meta.events.unregister("after-call", keep)
+    assert built.vpc_id.encode() in quickly[0] and b"a/" in quickly[11] and b"rows" not in quickly[11]
+    assert [len(r) for r in quickly] == [len(r) for r in slowly]
+    assert quickly == slowly == again
 
 
 def _lab_state(aws: AwsService, vpc_id: str) -> tuple[Any, ...]:

@@ -198,6 +198,73 @@ def _quicker_moto() -> None:
     _kept_moto_resources()
     _authorization_when_enforced()
     _timestamps_parsed_once()
+    _attribute_names_worked_out_once()
+
+
+def _attribute_names_worked_out_once() -> None:
+    """moto's response serializer finds each member of a reply in its Python object by trying names: the
+    model's, a snake_case form, names without the shape's or the class's prefix. For every member of
+    every item it made six alias objects and asked each whether it applies, and tried every one of the
+    reply's key-path transformers against the member's path: 60% of the embedded server's CPU in a
+    vpc_networking grade (EC2's replies are large and nested). Which names to try depends only on the
+    object's class, the member's name and its shape (with the structure it belongs to), and which
+    transformer applies only on the path: both are worked out once. The names are still tried in the
+    same order on each object, and a picker moto configures otherwise (other aliases, its own way of
+    naming) works out its names as before."""
+    try:
+        import moto.core.serialize as serialize
+    except ImportError:  # a moto before its response serializer
+        return
+    picker = getattr(serialize, "AttributePicker", None)
+    defaults = getattr(serialize, "DEFAULT_ALIAS_PROVIDERS", None)
+    missing = getattr(serialize, "MISSING", None)
+    get_value = getattr(serialize, "get_value", None)
+    xformed = getattr(serialize, "XFormedAttributePicker", None)
+    if picker is None or defaults is None or missing is None or get_value is None or xformed is None \
+            or getattr(picker.__call__, "remembered", False):
+        return
+    pick = picker.__call__
+    known_types = {picker, xformed}
+    names: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    transforms: dict[int, tuple[Any, dict[str, Any]]] = {}  # id of a transformer table: (it, path: transform)
+    none = object()
+
+    def remembered(self: Any, context: Any) -> Any:
+        obj, shape = context.obj, context.shape
+        kind = type(obj)
+        if type(self) not in known_types or self.alias_providers is not defaults or hasattr(kind, "__getattr__"):
+            return pick(self, context)  # names that may depend on more than the class
+        key = (kind, context.key, shape, getattr(shape, "parent", None), type(self))
+        tried = names.get(key)
+        if tried is None:
+            if len(names) > 100_000:
+                names.clear()
+            tried = names[key] = tuple(self.get_possible_keys(context))
+        value = None
+        for name in tried:
+            found = get_value(obj, name, missing)
+            if found is not missing:
+                value = found
+                break
+        table = self.response_transformers
+        if table:
+            entry = transforms.get(id(table))
+            if entry is None or entry[0] is not table:
+                if len(transforms) > 1_000:
+                    transforms.clear()
+                entry = transforms[id(table)] = (table, {})
+            path = f"{context.key_path}.{context.key}"
+            transform = entry[1].get(path)
+            if transform is None:
+                transform = entry[1][path] = next(
+                    (f for suffix, f in table.items() if path.endswith(suffix)), none)
+            if transform is not none:
+                value = transform(value)
+        return value
+
+    remembered.remembered = True  # type: ignore[attr-defined]
+    remembered.original = pick  # type: ignore[attr-defined]
+    picker.__call__ = remembered
 
 
 def _timestamps_parsed_once() -> None:
