@@ -182,6 +182,35 @@ def test_two_grading_processes_share_nothing() -> None:
     assert [r.stdout.strip() for r in runs] == ["[]", "[]"]
 
 
+def test_a_learners_first_requests_import_nothing_once_the_services_are_warm() -> None:
+    """What moto imports inside a request the first time one needs it (IAM's models for every service's
+    first request, Lambda's for a Kinesis PutRecord) is imported while the backends warm up: learner
+    code's first requests, over HTTP, load no module."""
+    script = (
+        "import sys, boto3\n"
+        "from grader.services import ServiceOptions\n"
+        "from grader.services.aws import make_service\n"
+        "s = make_service(ServiceOptions()); s.start(); s.warm(['sqs', 'kinesis']); s.reset()\n"
+        "sqs = boto3.client('sqs', endpoint_url=s.endpoint_url, region_name='us-east-1',"
+        " aws_access_key_id='x', aws_secret_access_key='x')\n"
+        "kinesis = boto3.client('kinesis', endpoint_url=s.endpoint_url, region_name='us-east-1',"
+        " aws_access_key_id='x', aws_secret_access_key='x')\n"
+        "sqs.list_queues(); kinesis.list_streams()  # the clients' own first requests\n"
+        "before = set(sys.modules)\n"
+        "url = sqs.create_queue(QueueName='q')['QueueUrl']\n"
+        "sqs.send_message(QueueUrl=url, MessageBody='m'); sqs.receive_message(QueueUrl=url)\n"
+        "kinesis.create_stream(StreamName='st', ShardCount=1)\n"
+        "kinesis.put_record(StreamName='st', Data=b'x', PartitionKey='k')\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith('moto')))\n"
+        "s.stop()\n"
+    )
+    env = {**os.environ}
+    env.pop("GRADER_AWS_ENDPOINT", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True,
+                          timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
 _LEARNER_PROBE = """
 import json, boto3
 from botocore.exceptions import EndpointConnectionError
