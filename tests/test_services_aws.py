@@ -803,6 +803,36 @@ def test_replies_are_what_motos_serializer_writes_with_names_worked_out_each_tim
     assert quickly == slowly == again
 
 
+def test_an_object_that_answers_its_own_attributes_has_its_names_worked_out_each_time(aws: AwsService) -> None:
+    """Which names moto's serializer tries is remembered per class only for classes that look attributes
+    up the plain way: an object whose __getattr__ answers differently for each instance (here, a Meta
+    with serialization aliases on one of them) gets the names moto works out for that object."""
+    aws.reset()  # moto is loaded
+    import moto.core.serialize as serialize
+
+    if not hasattr(serialize, "AttributePickerContext"):
+        pytest.skip("this moto's serializer has no attribute picker to work names out with")
+
+    class Meta:
+        serialization_aliases = {"Name": "label"}
+
+    class Dynamic:
+        def __init__(self, meta: Any = None, **values: Any) -> None:
+            self.meta, self.values = meta, values
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "Meta" and self.meta is not None:
+                return self.meta
+            if name in self.values:
+                return self.values[name]
+            raise AttributeError(name)
+
+    picker = serialize.XFormedAttributePicker()
+    aliased, plain = Dynamic(Meta, label="A", Name="not this one"), Dynamic(label="not this one", Name="B")
+    got = [picker(serialize.AttributePickerContext(obj=o, key="Name", shape=None)) for o in (aliased, plain)]
+    assert got == ["A", "B"]
+
+
 def _lab_state(aws: AwsService, vpc_id: str) -> tuple[Any, ...]:
     """Everything a lab network is made of, as the grader's clients read it back."""
     from grader.checks import network

@@ -201,6 +201,9 @@ def _quicker_moto() -> None:
     _attribute_names_worked_out_once()
 
 
+_CUSTOM_LOOKUP = {"__getattr__", "__getattribute__"}
+
+
 def _attribute_names_worked_out_once() -> None:
     """moto's response serializer finds each member of a reply in its Python object by trying names: the
     model's, a snake_case form, names without the shape's or the class's prefix. For every member of
@@ -209,8 +212,9 @@ def _attribute_names_worked_out_once() -> None:
     vpc_networking grade (EC2's replies are large and nested). Which names to try depends only on the
     object's class, the member's name and its shape (with the structure it belongs to), and which
     transformer applies only on the path: both are worked out once. The names are still tried in the
-    same order on each object, and a picker moto configures otherwise (other aliases, its own way of
-    naming) works out its names as before."""
+    same order on each object; a picker moto configures otherwise (other aliases, its own way of
+    naming), and an object whose class looks its attributes up its own way (__getattr__,
+    __getattribute__), have their names worked out as before."""
     try:
         import moto.core.serialize as serialize
     except ImportError:  # a moto before its response serializer
@@ -227,12 +231,17 @@ def _attribute_names_worked_out_once() -> None:
     known_types = {picker, xformed}
     names: dict[tuple[Any, ...], tuple[str, ...]] = {}
     transforms: dict[int, tuple[Any, dict[str, Any]]] = {}  # id of a transformer table: (it, path: transform)
+    kinds: dict[type, bool] = {}  # a class: whether its objects' attributes are plain
     none = object()
 
     def remembered(self: Any, context: Any) -> Any:
         obj, shape = context.obj, context.shape
         kind = type(obj)
-        if type(self) not in known_types or self.alias_providers is not defaults or hasattr(kind, "__getattr__"):
+        plain = kinds.get(kind)
+        if plain is None:  # attributes looked up as a plain class does: no __getattr__ or __getattribute__ of its own
+            plain = kinds[kind] = all(c.__module__ == "builtins" or not _CUSTOM_LOOKUP & set(vars(c))
+                                      for c in kind.__mro__)
+        if type(self) not in known_types or self.alias_providers is not defaults or not plain:
             return pick(self, context)  # names that may depend on more than the class
         key = (kind, context.key, shape, getattr(shape, "parent", None), type(self))
         tried = names.get(key)
