@@ -208,10 +208,10 @@ def _attribute_names_worked_out_once() -> None:
     """moto's response serializer finds each member of a reply in its Python object by trying names: the
     model's, a snake_case form, names without the shape's or the class's prefix. For every member of
     every item it made six alias objects and asked each whether it applies, and tried every one of the
-    reply's key-path transformers against the member's path: 60% of the embedded server's CPU in a
-    vpc_networking grade (EC2's replies are large and nested). Which names to try depends only on the
-    object's class, the member's name and its shape (with the structure it belongs to), and which
-    transformer applies only on the path: both are worked out once. The names are still tried in the
+    reply's key-path transformers against the member's path (s3_keys' learner requests: 0.18 s of the
+    embedded server's CPU before, 0.14 s after; a dynamodb_crud grade 12% less CPU). Which names to
+    try depends only on the object's class, the member's name and its shape (with the structure it
+    belongs to), and which transformer applies only on the path: both are worked out once. The names are still tried in the
     same order on each object; a picker moto configures otherwise (other aliases, its own way of
     naming), and an object whose class looks its attributes up its own way (__getattr__,
     __getattribute__), have their names worked out as before."""
