@@ -110,16 +110,17 @@ def _started_holding(thread: threading.Thread) -> None:
 # backend for event source mappings, none or not (moto.awslambda). Imported while the backends warm
 # up, before learner code calls, instead of in the first such request (70-110 ms of a queue_vs_stream
 # grade's requests under cProfile).
-_IMPORTED_IN_REQUESTS = {"": ("moto.iam.models",), "kinesis": ("moto.awslambda.utils",)}
+_IMPORTED_IN_EVERY_FIRST_REQUEST = ("moto.iam.models",)
+_IMPORTED_IN_REQUESTS_OF = {"kinesis": ("moto.awslambda.utils",)}
 
 
 def _import_for_requests(services: Iterable[str]) -> None:
-    for name in ("", *services):
-        for module in _IMPORTED_IN_REQUESTS.get(name, ()):
-            try:
-                importlib.import_module(module)
-            except Exception:  # a moto without it: its request imports nothing either
-                pass
+    modules = [*_IMPORTED_IN_EVERY_FIRST_REQUEST, *(m for s in services for m in _IMPORTED_IN_REQUESTS_OF.get(s, ()))]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # a moto without it: its request imports nothing either
+            pass
 
 
 def _keep_loaded() -> None:
@@ -235,14 +236,16 @@ def _attribute_names_worked_out_once() -> None:
     none = object()
 
     def remembered(self: Any, context: Any) -> Any:
+        if type(self) not in known_types or self.alias_providers is not defaults:
+            return pick(self, context)  # names moto works out its own way
         obj, shape = context.obj, context.shape
         kind = type(obj)
         plain = kinds.get(kind)
         if plain is None:  # attributes looked up as a plain class does: no __getattr__ or __getattribute__ of its own
             plain = kinds[kind] = all(c.__module__ == "builtins" or not _CUSTOM_LOOKUP & set(vars(c))
                                       for c in kind.__mro__)
-        if type(self) not in known_types or self.alias_providers is not defaults or not plain:
-            return pick(self, context)  # names that may depend on more than the class
+        if not plain:
+            return pick(self, context)  # names that may differ from one object of the class to the next
         key = (kind, context.key, shape, getattr(shape, "parent", None), type(self))
         tried = names.get(key)
         if tried is None:
